@@ -1,0 +1,1 @@
+"""KPI pipeline for a district government's annual targets."""

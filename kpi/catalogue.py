@@ -1,0 +1,304 @@
+"""The target catalogue of a plan: loaded from YAML, validated against a typed schema."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from transforms.units import UnitError, canonical
+
+KINDS = (
+    "growth_rate",  # year-to-date growth vs same period last year, compared unscaled
+    "cumulative",  # an amount accumulated over the year, judged against 序时进度
+    "count",  # a number of things accumulated over the year, judged against 序时进度
+    "level",  # a value at a point in time
+    "ceiling",  # must never exceed
+    "milestone",  # a dated event
+    "relative",  # better than a reference series (city or district average)
+    "qualitative",  # checkable without a number: done or not by the end of the plan
+)
+NUMERIC_KINDS = ("growth_rate", "cumulative", "count", "level", "ceiling", "relative")
+CADENCES = ("monthly", "quarterly", "half_yearly", "annual")
+FIRMNESS_ZH = {"firm": "确保", "aspirational": "力争", "plain": ""}
+KIND_ZH = {
+    "growth_rate": "增速",
+    "cumulative": "累计量",
+    "count": "累计数",
+    "level": "时点值",
+    "ceiling": "上限",
+    "milestone": "节点任务",
+    "relative": "相对目标",
+    "qualitative": "定性任务",
+}
+_FOOTER = re.compile(r"—\s*\d+\s*—")
+_SPACE = re.compile(r"\s+")
+
+
+class CatalogueError(ValueError):
+    """The catalogue breaks its schema; the message names every entry and field at fault."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"catalogue {path.name}: {len(problems)} problem(s)\n{lines}")
+
+
+class Department(BaseModel):
+    """One department of the register."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str
+    short_zh: str
+    route: str
+
+
+class Baseline(BaseModel):
+    """The previous year's figure given in the report's review."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: float
+    unit: str
+    year: int
+    note: str = ""
+
+
+class Target(BaseModel):
+    """One checkable commitment of the plan."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str
+    name_en: str
+    section: str
+    headline: bool = False
+    kind: str
+    comparator: Literal[">=", "<=", ">", "done"]
+    value: float | None = None
+    unit: str | None = None
+    deadline: date
+    firmness: Literal["firm", "aspirational", "plain"]
+    department: str
+    supporting: list[str] = []
+    cadence: Literal["monthly", "quarterly", "half_yearly", "annual"]
+    due_day: int = Field(ge=1, le=28)
+    baseline: Baseline | None = None
+    source: str
+    notes: str = ""
+    profile: list[float] | None = None
+    reference: Literal["city_average", "district_average"] | None = None
+    period_basis: Literal["ytd"] = "ytd"
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in KINDS:
+            raise ValueError(f"unknown kind {v!r}, expected one of {', '.join(KINDS)}")
+        return v
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the target carries a number to compare with."""
+        return self.kind in NUMERIC_KINDS
+
+    @property
+    def canonical_unit(self) -> str | None:
+        """The unit values of this target are stored in."""
+        return canonical(self.unit)[0] if self.unit else None
+
+    @property
+    def canonical_value(self) -> float | None:
+        """The target value in the canonical unit."""
+        if self.value is None or not self.unit:
+            return self.value
+        return self.value * canonical(self.unit)[1]
+
+    @property
+    def firmness_zh(self) -> str:
+        """确保 / 力争 / empty."""
+        return FIRMNESS_ZH[self.firmness]
+
+
+class Plan(BaseModel):
+    """A plan: one district's targets for one year."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name_zh: str
+    district_zh: str
+    year: int
+    start: date
+    end: date
+    report: str
+    departments: str
+
+
+class Catalogue(BaseModel):
+    """A validated plan with its targets and department register."""
+
+    plan: Plan
+    targets: list[Target]
+    departments: list[Department]
+
+    def target(self, code: str) -> Target:
+        """The target with this code (KeyError if none)."""
+        return self._by_code()[code]
+
+    def department(self, code: str) -> Department:
+        """The department with this code (KeyError if none)."""
+        return {d.code: d for d in self.departments}[code]
+
+    def _by_code(self) -> dict[str, Target]:
+        return {t.code: t for t in self.targets}
+
+    def targets_of(self, department: str) -> list[Target]:
+        """The targets a department leads."""
+        return [t for t in self.targets if t.department == department]
+
+    def resolve_department(self, text: str) -> Department | None:
+        """The department named by a code, full or short Chinese name (None if unknown)."""
+        key = _SPACE.sub("", str(text or "")).strip()
+        for d in self.departments:
+            if key in (d.code, d.name_zh, d.short_zh) or key == d.name_zh.removeprefix("区"):
+                return d
+        return None
+
+
+def squash(text: str) -> str:
+    """Text with page footers and all whitespace removed, for source matching."""
+    return _SPACE.sub("", _FOOTER.sub("", text))
+
+
+def _loc(entry: object, index: int) -> str:
+    code = entry.get("code") if isinstance(entry, dict) else None
+    return f"target #{index + 1} {code!r}" if code else f"target #{index + 1}"
+
+
+def _check_target(t: Target, plan: Plan, dept_codes: set[str], report: str) -> list[str]:
+    where = f"target {t.code!r}"
+    out: list[str] = []
+    if t.kind in NUMERIC_KINDS:
+        if t.value is None:
+            out.append(f"{where} field 'value': kind {t.kind} needs a numeric value")
+        if not t.unit:
+            out.append(f"{where} field 'unit': kind {t.kind} needs a unit")
+        if t.comparator == "done":
+            out.append(f"{where} field 'comparator': kind {t.kind} cannot use 'done'")
+    elif t.comparator != "done":
+        out.append(f"{where} field 'comparator': kind {t.kind} uses 'done'")
+    if t.unit:
+        try:
+            canonical(t.unit)
+        except UnitError:
+            out.append(f"{where} field 'unit': unknown unit {t.unit!r}")
+    if not plan.start <= t.deadline <= plan.end:
+        out.append(
+            f"{where} field 'deadline': {t.deadline} is outside the plan window "
+            f"{plan.start}..{plan.end}"
+        )
+    if t.department not in dept_codes:
+        out.append(f"{where} field 'department': {t.department!r} is not in the register")
+    for s in t.supporting:
+        if s not in dept_codes:
+            out.append(f"{where} field 'supporting': {s!r} is not in the register")
+    if squash(t.source) not in report:
+        out.append(f"{where} field 'source': sentence not found in the report: {t.source!r}")
+    if t.profile is not None:
+        p = t.profile
+        if t.kind not in ("cumulative", "count"):
+            out.append(f"{where} field 'profile': only cumulative and count targets take one")
+        if (
+            len(p) != 12
+            or any(b < a for a, b in zip(p, p[1:], strict=False))
+            or abs(p[-1] - 1) > 1e-9
+        ):
+            out.append(f"{where} field 'profile': 12 non-decreasing fractions ending at 1.0")
+    if t.kind == "relative" and t.reference is None:
+        out.append(f"{where} field 'reference': a relative target names its reference series")
+    return out
+
+
+def load_catalogue(path: Path | str) -> Catalogue:
+    """Load and validate a catalogue file; raise CatalogueError naming every problem."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogueError(path, [f"cannot read: {exc}"]) from exc
+    problems: list[str] = []
+    if not isinstance(doc, dict) or "plan" not in doc or "targets" not in doc:
+        raise CatalogueError(path, ["top level must have 'plan' and 'targets'"])
+    try:
+        plan = Plan.model_validate(doc["plan"])
+    except ValidationError as exc:
+        raise CatalogueError(
+            path, [f"plan field {_fields(e)}: {e['msg']}" for e in exc.errors()]
+        ) from exc
+    dept_path = path.parent / plan.departments
+    try:
+        reg = yaml.safe_load(dept_path.read_text(encoding="utf-8"))
+        departments = [Department.model_validate(d) for d in reg["departments"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValidationError) as exc:
+        raise CatalogueError(path, [f"department register {dept_path.name}: {exc}"]) from exc
+    dept_codes = {d.code for d in departments}
+    try:
+        report = squash((path.parent / plan.report).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CatalogueError(path, [f"plan field 'report': cannot read {plan.report}"]) from exc
+
+    targets: list[Target] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(doc["targets"] or []):
+        try:
+            t = Target.model_validate(entry)
+        except ValidationError as exc:
+            problems += [f"{_loc(entry, i)} field {_fields(e)}: {e['msg']}" for e in exc.errors()]
+            continue
+        if t.code in seen:
+            problems.append(
+                f"target {t.code!r} field 'code': duplicate code (also #{seen[t.code] + 1})"
+            )
+        seen.setdefault(t.code, i)
+        problems += _check_target(t, plan, dept_codes, report)
+        targets.append(t)
+    if problems:
+        raise CatalogueError(path, problems)
+    return Catalogue(plan=plan, targets=targets, departments=departments)
+
+
+def _fields(err: dict) -> str:
+    return "'" + ".".join(str(x) for x in err["loc"]) + "'"
+
+
+@lru_cache(maxsize=8)
+def _cached(path: str, mtime: float) -> Catalogue:
+    return load_catalogue(path)
+
+
+def get_catalogue(plan: str | None = None) -> Catalogue:
+    """The validated catalogue of a plan from the configured folder (cached per file version)."""
+    from kpi.config import settings
+
+    p = settings().catalogue_path(plan)
+    if not p.exists():
+        raise FileNotFoundError(f"no catalogue for plan {plan!r}: {p}")
+    return _cached(str(p), p.stat().st_mtime)
+
+
+if __name__ == "__main__":
+    try:
+        cat = load_catalogue(sys.argv[1])
+    except CatalogueError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)
+    kinds: dict[str, int] = {}
+    for t in cat.targets:
+        kinds[t.kind] = kinds.get(t.kind, 0) + 1
+    print(f"ok: {len(cat.targets)} targets {kinds}, {len(cat.departments)} departments")

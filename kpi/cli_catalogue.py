@@ -1,0 +1,81 @@
+"""`kpi targets` and `kpi template`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from kpi.catalogue import KIND_ZH, CatalogueError, get_catalogue
+
+
+def target_record(t) -> dict:
+    """One target as the JSON that `kpi targets --json` prints."""
+    return {
+        "code": t.code,
+        "name_zh": t.name_zh,
+        "name_en": t.name_en,
+        "section": t.section,
+        "headline": t.headline,
+        "kind": t.kind,
+        "comparator": t.comparator,
+        "value": t.value,
+        "unit": t.unit,
+        "canonical_value": t.canonical_value,
+        "canonical_unit": t.canonical_unit,
+        "deadline": t.deadline.isoformat(),
+        "firmness": t.firmness,
+        "department": t.department,
+        "supporting": t.supporting,
+        "cadence": t.cadence,
+        "due_day": t.due_day,
+        "baseline": t.baseline.model_dump() if t.baseline else None,
+        "source": t.source,
+    }
+
+
+@click.command("targets")
+@click.option("--json", "as_json", is_flag=True, help="JSON 列表输出")
+@click.option("--department", "-d", default=None, help="只列出该牵头单位的目标")
+@click.pass_context
+def targets_cmd(ctx: click.Context, as_json: bool, department: str | None) -> None:
+    """列出目标任务清单 / print the plan's target catalogue."""
+    try:
+        cat = get_catalogue(ctx.obj["plan"])
+    except (CatalogueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = cat.targets
+    if department:
+        dept = cat.resolve_department(department)
+        if dept is None:
+            raise click.ClickException(f"未知单位：{department}")
+        rows = cat.targets_of(dept.code)
+    if as_json:
+        json.dump([target_record(t) for t in rows], sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{cat.plan.name_zh}（{len(rows)} 项）", show_lines=False)
+    for col in ("代码", "指标", "类型", "目标", "期限", "牵头单位", "报送"):
+        table.add_column(col)
+    short = {d.code: d.short_zh for d in cat.departments}
+    for t in rows:
+        goal = "" if t.value is None else f"{t.comparator} {t.value:g} {t.unit or ''}"
+        table.add_row(
+            t.code,
+            f"{t.firmness_zh}{t.name_zh}",
+            KIND_ZH[t.kind],
+            goal or "完成",
+            t.deadline.isoformat(),
+            short.get(t.department, t.department),
+            t.cadence,
+        )
+    Console().print(table)
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to `kpi`."""
+    group.add_command(targets_cmd)

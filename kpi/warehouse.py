@@ -1,0 +1,197 @@
+"""The DuckDB warehouse: connections, migrations, the analysts' snapshot and the run lock."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from kpi.config import ROOT, Settings
+
+MIGRATIONS = ROOT / "warehouse" / "migrations"
+TRANSFORMS = ROOT / "transforms"
+
+
+class LockedError(RuntimeError):
+    """Another pipeline run holds the lock."""
+
+
+def sql_file(name: str, folder: Path = TRANSFORMS) -> str:
+    """The text of a .sql file (`name` relative to `folder`, extension optional)."""
+    path = folder / (name if name.endswith(".sql") else f"{name}.sql")
+    return path.read_text(encoding="utf-8")
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration not yet recorded; return the schema version."""
+    con.execute(
+        "create schema if not exists meta;"
+        "create table if not exists meta.schema_version ("
+        " version integer primary key, name varchar not null, applied_at timestamp not null)"
+    )
+    done = {r[0] for r in con.execute("select version from meta.schema_version").fetchall()}
+    for path in sorted(MIGRATIONS.glob("*.sql")):
+        version = int(path.name.split("_", 1)[0])
+        if version in done:
+            continue
+        con.execute("begin")
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute(
+                "insert into meta.schema_version values (?, ?, ?)",
+                [version, path.stem, datetime.now()],
+            )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    return con.execute("select max(version) from meta.schema_version").fetchone()[0]
+
+
+@contextlib.contextmanager
+def connect(
+    cfg: Settings, *, retries: int = 30, wait: float = 1.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-write connection to the warehouse, migrated; waits out a brief lock."""
+    cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(retries):
+        try:
+            con = duckdb.connect(str(cfg.warehouse))
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or attempt == retries - 1:
+                raise
+            time.sleep(wait)
+    try:
+        migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Everything inside commits together or not at all."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def open_snapshot(cfg: Settings) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published snapshot (what analysts and `kpi sql` read)."""
+    if not cfg.snapshot.exists():
+        raise FileNotFoundError(
+            f"no snapshot at {cfg.snapshot}: run the pipeline first (make run / kpi run)"
+        )
+    return duckdb.connect(str(cfg.snapshot), read_only=True)
+
+
+def publish_snapshot(cfg: Settings) -> Path:
+    """Copy the checkpointed warehouse to the snapshot path atomically.
+
+    Readers holding the old snapshot open keep their file (rename replaces the name, not the
+    inode), so an analyst never blocks the nightly run and never sees a half-written copy.
+    """
+    with connect(cfg) as con:
+        con.execute("checkpoint")
+    tmp = cfg.snapshot.with_name(f".{cfg.snapshot.name}.{os.getpid()}.tmp")
+    shutil.copyfile(cfg.warehouse, tmp)
+    os.replace(tmp, cfg.snapshot)
+    return cfg.snapshot
+
+
+@contextlib.contextmanager
+def pipeline_lock(cfg: Settings, *, wait_seconds: float = 0) -> Iterator[None]:
+    """Hold the run lock: two overlapping runs can never write the warehouse at once."""
+    cfg.home.mkdir(parents=True, exist_ok=True)
+    fh = open(cfg.lock_file, "a+")  # noqa: SIM115 - held for the whole block
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                fh.close()
+                raise LockedError(f"another pipeline run holds {cfg.lock_file}") from None
+            time.sleep(0.5)
+    try:
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def sync_catalogue(con: duckdb.DuckDBPyConnection, catalogue) -> None:
+    """Mirror a plan's catalogue into ref.* so analysts can join targets by code."""
+    import pandas as pd
+
+    plan = catalogue.plan
+    raw = Path(ROOT / "catalogue" / f"{plan.code}.yaml")
+    sha = hashlib.sha256(raw.read_bytes()).hexdigest() if raw.exists() else ""
+    rows = [
+        {
+            "plan_code": plan.code,
+            "code": t.code,
+            "name_zh": t.name_zh,
+            "name_en": t.name_en,
+            "section": t.section,
+            "headline": t.headline,
+            "kind": t.kind,
+            "comparator": t.comparator,
+            "value": t.value,
+            "unit": t.unit,
+            "canonical_value": t.canonical_value,
+            "canonical_unit": t.canonical_unit,
+            "deadline": t.deadline,
+            "firmness": t.firmness,
+            "department": t.department,
+            "supporting": list(t.supporting),
+            "cadence": t.cadence,
+            "due_day": t.due_day,
+            "baseline_value": t.baseline.value if t.baseline else None,
+            "baseline_unit": t.baseline.unit if t.baseline else None,
+            "reference": t.reference,
+            "profile": t.profile,
+            "source": t.source,
+        }
+        for t in catalogue.targets
+    ]
+    targets = pd.DataFrame(rows)  # noqa: F841 - scanned by DuckDB below
+    depts = pd.DataFrame(  # noqa: F841
+        [
+            {
+                "plan_code": plan.code,
+                "code": d.code,
+                "name_zh": d.name_zh,
+                "short_zh": d.short_zh,
+                "route": d.route,
+            }
+            for d in catalogue.departments
+        ]
+    )
+    with transaction(con):
+        con.execute("delete from ref.plans where plan_code = ?", [plan.code])
+        con.execute(
+            "insert into ref.plans values (?, ?, ?, ?, ?, ?, ?)",
+            [plan.code, plan.name_zh, plan.district_zh, plan.year, plan.start, plan.end, sha],
+        )
+        con.execute("delete from ref.targets where plan_code = ?", [plan.code])
+        con.execute(
+            "insert into ref.targets by name select * replace (supporting::varchar[] as supporting,"
+            " profile::double[] as profile) from targets"
+        )
+        con.execute("delete from ref.departments where plan_code = ?", [plan.code])
+        con.execute("insert into ref.departments by name select * from depts")
