@@ -36,6 +36,7 @@ class Settings:
     quiet_from: str
     alert_repeat_days: int
     report_base_url: str
+    demo_as_of: str
 
     @property
     def tz(self) -> ZoneInfo:
