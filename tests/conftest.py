@@ -153,3 +153,22 @@ def tiny_catalogue(tmp_path: Path) -> Catalogue:
 def hongqi() -> Catalogue:
     """The real catalogue of the bundled plan."""
     return load_catalogue(ROOT / "catalogue" / "hongqi-2023.yaml")
+
+
+@pytest.fixture
+def tiny_targets() -> list[dict]:
+    """A fresh copy of the tiny catalogue's target entries, free to mutate."""
+    import copy
+
+    return copy.deepcopy(TINY_TARGETS)
+
+
+@pytest.fixture
+def make_catalogue(tmp_path: Path):
+    """Write and load a catalogue from target entries: make_catalogue(targets, plan_code=...)."""
+    counter = iter(range(1000))
+
+    def _make(targets: list[dict], plan_code: str = "tiny-2023") -> Catalogue:
+        return load_catalogue(write_catalogue(tmp_path / f"cat{next(counter)}", targets, plan_code))
+
+    return _make
