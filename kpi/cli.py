@@ -36,3 +36,6 @@ for _name in COMMAND_MODULES:
             raise
         continue
     _module.register(main)
+
+if __name__ == "__main__":
+    main()
