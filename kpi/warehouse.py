@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -30,6 +31,14 @@ def sql_file(name: str, folder: Path = TRANSFORMS) -> str:
     return path.read_text(encoding="utf-8")
 
 
+_INCLUDE = re.compile(r"^--\s*include:\s*([\w./-]+\.sql)\s*$", re.MULTILINE)
+
+
+def expand_includes(text: str) -> str:
+    """Inline each `-- include: NAME.sql` line of a migration with that transforms/ select."""
+    return _INCLUDE.sub(lambda m: sql_file(m.group(1)).strip().rstrip(";"), text)
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply every migration not yet recorded; return the schema version."""
     con.execute(
@@ -44,7 +53,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             continue
         con.execute("begin")
         try:
-            con.execute(path.read_text(encoding="utf-8"))
+            con.execute(expand_includes(path.read_text(encoding="utf-8")))
             con.execute(
                 "insert into meta.schema_version values (?, ?, ?)",
                 [version, path.stem, datetime.now()],

@@ -1,0 +1,360 @@
+"""Progress for an as-of date: read the warehouse, judge every target, write mart.progress.
+
+The maths lives in transforms.progress (pure); this module only reads inputs
+(staged.observations, staged.rejections, raw.submissions, mart.status_history), calls it,
+and writes mart.progress, mart.status_history and mart.time_profile in one transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from kpi.config import Settings
+from kpi.contract import reporting_months
+from kpi.warehouse import connect, sql_file, sync_catalogue, transaction
+from transforms.progress import (
+    Obs,
+    Thresholds,
+    data_note,
+    data_status,
+    history_change,
+    judge,
+    spec_of,
+    thresholds_from_dict,
+    time_share,
+)
+
+COLUMNS = (
+    "plan_code",
+    "as_of",
+    "target_code",
+    "name_zh",
+    "kind",
+    "department_code",
+    "headline",
+    "firmness",
+    "unit",
+    "target_value",
+    "actual",
+    "expected",
+    "completion_rate",
+    "time_progress",
+    "gap_pp",
+    "projection",
+    "status",
+    "data_status",
+    "outlook",
+    "latest_period",
+    "computed",
+    "days_overdue",
+    "detail_zh",
+    "computed_at",
+)
+REFERENCE_ZH = {"city_average": "全市平均", "district_average": "全区平均"}
+
+
+def load_thresholds(path: Path) -> Thresholds:
+    """The status thresholds of config/status.toml."""
+    with open(path, "rb") as fh:
+        return thresholds_from_dict(tomllib.load(fh))
+
+
+def read_inputs(con: duckdb.DuckDBPyConnection, catalogue, as_of: date) -> dict[str, pd.DataFrame]:
+    """The rows progress is computed from (works on a read-only snapshot too)."""
+    plan = catalogue.plan
+    params = {"plan_code": plan.code, "year": plan.year, "as_of": as_of}
+    return {
+        "observations": con.execute(sql_file("progress_observations"), params).df(),
+        "quarantined": con.execute(sql_file("progress_quarantined"), params).df(),
+        "submissions": con.execute(
+            sql_file("progress_submissions"), {"plan_code": plan.code, "as_of": as_of}
+        ).df(),
+    }
+
+
+def _clean(x):
+    """A cell as a plain Python value (NaN, NaT and pandas NA become None)."""
+    if x is None or x is pd.NaT:
+        return None
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if pd.api.types.is_scalar(x) and pd.isna(x):
+        return None
+    if isinstance(x, pd.Timestamp):
+        return x.to_pydatetime()
+    return x
+
+
+def _obs(row: dict) -> Obs:
+    return Obs(
+        month=int(row["period_month"]),
+        value=_clean(row.get("value")),
+        growth_pct=_clean(row.get("growth_pct")),
+        prior_value=_clean(row.get("prior_value")),
+        reference_value=_clean(row.get("reference_value")),
+        milestone_status=_clean(row.get("milestone_status")),
+        completion_date=_maybe_date(_clean(row.get("completion_date"))),
+    )
+
+
+def build_progress(
+    catalogue,
+    as_of: date,
+    th: Thresholds,
+    inputs: dict[str, pd.DataFrame],
+    computed_at: datetime,
+) -> pd.DataFrame:
+    """The mart.progress rows of every target of the catalogue (no I/O)."""
+    plan = catalogue.plan
+    obs_by_target: dict[str, list[dict]] = {}
+    for row in inputs["observations"].to_dict("records"):
+        obs_by_target.setdefault(row["target_code"], []).append(row)
+    quarantined: dict[str, set[int]] = {}
+    for row in inputs["quarantined"].to_dict("records"):
+        quarantined.setdefault(row["target_code"], set()).add(int(row["period_month"]))
+    last_sub = {r["department_code"]: r for r in inputs["submissions"].to_dict("records")}
+    plans = th.monthly_plans.get(plan.code, {})
+
+    rows = []
+    for t in catalogue.targets:
+        spec = spec_of(t, plan.year, plans.get(t.code))
+        held = obs_by_target.get(t.code, [])
+        latest = _latest(held, t.kind)
+        obs = _obs(latest) if latest is not None else None
+        j = judge(spec, obs, as_of, th, REFERENCE_ZH.get(t.reference or "", "参照值"))
+        ds, due = data_status(
+            year=plan.year,
+            months=reporting_months(t.kind, t.cadence),
+            due_day=t.due_day,
+            as_of=as_of,
+            reported={int(r["period_month"]) for r in held},
+            quarantined=quarantined.get(t.code, set()),
+            done=j.status == "已完成" and t.kind in ("milestone", "qualitative"),
+        )
+        notes = [j.detail_zh, data_note(ds, due, plan.year, t.due_day)]
+        if ds == "缺报":
+            notes.append(_last_submission_zh(last_sub.get(t.department)))
+        rows.append(
+            {
+                "plan_code": plan.code,
+                "as_of": as_of,
+                "target_code": t.code,
+                "name_zh": t.name_zh,
+                "kind": t.kind,
+                "department_code": t.department,
+                "headline": t.headline,
+                "firmness": t.firmness,
+                "unit": t.canonical_unit,
+                "target_value": t.canonical_value,
+                "actual": j.actual,
+                "expected": j.expected,
+                "completion_rate": j.completion_rate,
+                "time_progress": j.time_progress,
+                "gap_pp": j.gap_pp,
+                "projection": j.projection,
+                "status": j.status,
+                "data_status": ds,
+                "outlook": j.outlook,
+                "latest_period": latest["period"] if latest is not None else None,
+                "computed": j.computed,
+                "days_overdue": j.days_overdue,
+                "detail_zh": "；".join(n for n in notes if n),
+                "computed_at": computed_at,
+            }
+        )
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df["days_overdue"] = df["days_overdue"].astype("Int64")
+    numbers = ("target_value", "actual", "expected", "completion_rate", "time_progress")
+    for col in (*numbers, "gap_pp", "projection"):
+        df[col] = df[col].astype("float64")
+    return df
+
+
+def _latest(held: list[dict], kind: str) -> dict | None:
+    """The row a target is judged on: its latest usable period (for milestones, a done row wins)."""
+    if not held:
+        return None
+    if kind in ("milestone", "qualitative"):
+        done = [r for r in held if r.get("milestone_status") == "done"]
+        if done:  # a completion stays a completion even if a later row repeats an older step
+            return min(done, key=lambda r: r["period_month"])
+    usable = [r for r in held if _usable(r, kind)] or held
+    return max(usable, key=lambda r: r["period_month"])
+
+
+def _usable(row: dict, kind: str) -> bool:
+    """Whether a row carries what its kind is judged on (a later note-only row does not)."""
+    has = {k: _clean(row.get(k)) is not None for k in _NUMBERS}
+    if kind == "growth_rate":
+        return has["growth_pct"] or (has["value"] and has["prior_value"])
+    if kind == "relative":
+        return (has["growth_pct"] or has["value"]) and has["reference_value"]
+    if kind in ("milestone", "qualitative"):
+        return _clean(row.get("milestone_status")) is not None
+    return has["value"]
+
+
+_NUMBERS = ("value", "growth_pct", "prior_value", "reference_value")
+
+
+def _last_submission_zh(sub: dict | None) -> str:
+    if sub is None:
+        return "本单位尚无报送记录"
+    when = _clean(sub["last_received_at"])
+    text = f"本单位最近一次报送：{when:%Y-%m-%d}（{sub['last_file_name']}）"
+    if sub["last_status"] == "rejected":
+        text += f"，该文件被整体退回：{sub['last_reason_zh'] or '无法读取'}"
+    return text
+
+
+def time_profile_frame(catalogue, th: Thresholds) -> pd.DataFrame:
+    """The expected share of the year by month for cumulative and count targets."""
+    plans = th.monthly_plans.get(catalogue.plan.code, {})
+    rows = []
+    for t in catalogue.targets:
+        if t.kind not in ("cumulative", "count"):
+            continue
+        spec = spec_of(t, catalogue.plan.year, plans.get(t.code))
+        for m in range(1, 13):
+            rows.append(
+                {
+                    "plan_code": catalogue.plan.code,
+                    "target_code": t.code,
+                    "month": m,
+                    "share": time_share(m, spec.profile),
+                    "basis": spec.profile_basis,
+                }
+            )
+    return pd.DataFrame(rows, columns=["plan_code", "target_code", "month", "share", "basis"])
+
+
+def history_frame(
+    df: pd.DataFrame, previous: pd.DataFrame, plan_code: str, as_of: date
+) -> pd.DataFrame:
+    """The status_history rows for targets whose status or data status changed."""
+    prev = {r["target_code"]: r for r in previous.to_dict("records")}
+    rows = []
+    for r in df.to_dict("records"):
+        p = prev.get(r["target_code"])
+        change = history_change(
+            p["status"] if p else None,
+            p["data_status"] if p else None,
+            r["status"],
+            r["data_status"],
+            bool(p["ever_behind"]) if p else False,
+        )
+        if change is None:
+            continue
+        rows.append(
+            {
+                "plan_code": plan_code,
+                "target_code": r["target_code"],
+                "as_of": as_of,
+                "status": r["status"],
+                "data_status": r["data_status"],
+                "previous_status": p["status"] if p else None,
+                "change": change,
+            }
+        )
+    cols = ["plan_code", "target_code", "as_of", "status", "data_status", "previous_status"]
+    return pd.DataFrame(rows, columns=[*cols, "change"])
+
+
+def compute_progress(
+    cfg: Settings, catalogue, as_of: date, *, now: datetime | None = None
+) -> pd.DataFrame:
+    """Compute every target's progress for `as_of`; replace mart.progress rows, log changes."""
+    as_of = _as_date(as_of)
+    th = load_thresholds(cfg.status_config)
+    computed_at = now or datetime.now(cfg.tz).replace(tzinfo=None)
+    plan_code = catalogue.plan.code
+    with connect(cfg) as con:
+        sync_catalogue(con, catalogue)  # views join ref.* for names
+        df = build_progress(catalogue, as_of, th, read_inputs(con, catalogue, as_of), computed_at)
+        profile = time_profile_frame(catalogue, th)
+        key = [plan_code, as_of]
+        with transaction(con):
+            con.execute("delete from mart.progress where plan_code = ? and as_of = ?", key)
+            con.register("progress_rows", df)
+            con.execute("insert into mart.progress by name select * from progress_rows")
+            con.execute("delete from mart.status_history where plan_code = ? and as_of = ?", key)
+            previous = con.execute(
+                sql_file("status_history_previous"), {"plan_code": plan_code, "as_of": as_of}
+            ).df()
+            con.register("history_rows", history_frame(df, previous, plan_code, as_of))
+            con.execute("insert into mart.status_history by name select * from history_rows")
+            con.execute("delete from mart.time_profile where plan_code = ?", [plan_code])
+            con.register("profile_rows", profile)
+            con.execute("insert into mart.time_profile by name select * from profile_rows")
+        for name in ("progress_rows", "history_rows", "profile_rows"):
+            con.unregister(name)
+    return df
+
+
+def progress_from_snapshot(
+    con: duckdb.DuckDBPyConnection, cfg: Settings, catalogue, as_of: date | None
+) -> tuple[pd.DataFrame, date | None, bool]:
+    """Stored rows for `as_of` (default: the latest), else computed in memory; and whether stored."""
+    plan_code = catalogue.plan.code
+    if as_of is None:
+        as_of = con.execute(
+            "select max(as_of) from mart.progress where plan_code = ?", [plan_code]
+        ).fetchone()[0]
+        if as_of is None:
+            return pd.DataFrame(columns=list(COLUMNS)), None, True
+    as_of = _as_date(as_of)
+    stored = con.execute(
+        "select * from mart.progress where plan_code = ? and as_of = ? order by target_code",
+        [plan_code, as_of],
+    ).df()
+    if len(stored):
+        return stored, as_of, True
+    th = load_thresholds(cfg.status_config)
+    df = build_progress(
+        catalogue,
+        as_of,
+        th,
+        read_inputs(con, catalogue, as_of),
+        datetime.now(cfg.tz).replace(tzinfo=None),
+    )
+    return df, as_of, False
+
+
+def progress_records(df: pd.DataFrame) -> list[dict]:
+    """mart.progress rows as JSON-ready dicts (`code` = target_code; dates as ISO text)."""
+    out = []
+    for row in df.to_dict("records"):
+        rec = {"code": row["target_code"]}
+        for k in COLUMNS:
+            v = _clean(row.get(k))
+            if k == "as_of" and v is not None:
+                v = _as_date(v).isoformat()
+            elif isinstance(v, datetime):
+                v = v.isoformat(timespec="seconds")
+            elif isinstance(v, date):
+                v = v.isoformat()
+            elif hasattr(v, "item"):  # numpy scalars
+                v = v.item()
+            rec[k] = v
+        out.append(rec)
+    return out
+
+
+def _maybe_date(value) -> date | None:
+    return None if value is None else _as_date(value)
+
+
+def _as_date(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    return date.fromisoformat(str(value))

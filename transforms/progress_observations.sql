@@ -1,0 +1,38 @@
+-- Input of kpi.progress: the figure held for each target and period on the as-of date.
+-- Only current rows count (a revision replaces what it revised, also when it lowers a value);
+-- a period that has not ended by the as-of date cannot have been reported yet.
+-- Parameters: $plan_code, $year, $as_of.
+with current_rows as (
+    select
+        o.*,
+        row_number() over (
+            partition by o.target_code, o.period
+            order by o.received_at desc, o.revision_no desc, o.obs_id desc
+        ) as pick
+    from staged.observations as o
+    where o.plan_code = $plan_code
+      and o.period_year = $year
+      and o.period_end <= $as_of
+      and o.is_current
+),
+
+final as (
+    select
+        target_code,
+        period,
+        period_month,
+        period_start_month,
+        value,
+        growth_pct,
+        prior_value,
+        reference_value,
+        milestone_status,
+        completion_date,
+        obs_id,
+        received_at
+    from current_rows
+    where pick = 1
+)
+
+select * from final
+order by target_code, period_month
