@@ -78,4 +78,7 @@ def targets_cmd(ctx: click.Context, as_json: bool, department: str | None) -> No
 
 def register(group: click.Group) -> None:
     """Add this module's commands to `kpi`."""
+    from kpi.templates import template_cmd
+
     group.add_command(targets_cmd)
+    group.add_command(template_cmd)
