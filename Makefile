@@ -17,7 +17,14 @@ $(BIN)/kpi: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(BIN)/kpi
 
-setup: $(BIN)/kpi ## create the virtualenv and install the project
+setup: $(BIN)/kpi /usr/bin/chromium ## create the virtualenv and install the project
+
+# Debian's chromium (and a CJK font for legible screenshots) for the report's browser test.
+# Installed only when missing and only as root (CI); elsewhere that one test is skipped.
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-microhei; \
+	else echo "chromium missing: 'sudo make setup' installs it (the report's browser test is skipped)"; fi
 
 run: setup ## the main job: the nightly pipeline once on the bundled demo data
 	$(BIN)/kpi demo
@@ -29,6 +36,9 @@ test: setup ## the test suite, slow tests included
 lint: setup ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+serve: setup ## local Prefect server, a worker and the deployments (Ctrl-C stops)
+	KPI_VENV_BIN=$(abspath $(BIN)) scripts/serve.sh
 
 clean: ## remove generated state (warehouse, snapshots, reports, Prefect home)
 	rm -rf var

@@ -1,0 +1,20 @@
+-- Rows refused or flagged by validation, for the submissions received by the as-of date.
+select
+    r.submission_id,
+    r.file_name,
+    r.sheet,
+    r.row_number,
+    r.column_name,
+    r.value_raw,
+    r.reason_zh,
+    r.expectation,
+    r.severity,
+    r.target_code,
+    r.period,
+    coalesce(r.department_code, s.department_code) as department_code,
+    s.received_at
+from staged.rejections as r
+inner join raw.submissions as s on r.submission_id = s.submission_id
+where r.plan_code = $plan
+  and s.received_at < $as_of::date + interval 1 day
+order by s.received_at desc, r.file_name, r.sheet, r.row_number, r.column_name
