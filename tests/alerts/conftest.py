@@ -1,0 +1,128 @@
+"""Fixtures for alert tests: progress rows in a real warehouse, a WeCom stand-in, an SMTP server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from alerts_support import (
+    PROGRESS_COLUMNS,
+    PROGRESS_DDL,
+    SHARED,
+    FakeWeCom,
+    SmtpSink,
+    free_port,
+    progress_row,
+)
+
+from kpi.catalogue import Catalogue, load_catalogue
+from kpi.config import Settings
+from kpi.warehouse import connect
+
+
+@pytest.fixture
+def put_progress(cfg: Settings):
+    """Write mart.progress for one as-of date: every target 正常 unless given another status."""
+
+    def put(catalogue: Catalogue, as_of: date, statuses: dict | None = None, **per_target):
+        statuses = statuses or {}
+        with connect(cfg) as con:
+            con.execute(PROGRESS_DDL)
+            con.execute(
+                "delete from mart.progress where plan_code = ? and as_of = ?",
+                [catalogue.plan.code, as_of],
+            )
+            for t in catalogue.targets:
+                row = progress_row(
+                    t,
+                    catalogue.plan.code,
+                    as_of,
+                    statuses.get(t.code, "正常"),
+                    **per_target.get(t.code, {}),
+                )
+                cols = ", ".join(PROGRESS_COLUMNS)
+                marks = ", ".join("?" for _ in PROGRESS_COLUMNS)
+                con.execute(
+                    f"insert into mart.progress ({cols}) values ({marks})",
+                    [row[c] for c in PROGRESS_COLUMNS],
+                )
+
+    return put
+
+
+@pytest.fixture
+def read_outbox(cfg: Settings):
+    """Every outbox row, oldest first."""
+
+    def read() -> list[dict]:
+        with connect(cfg) as con:
+            cur = con.execute("select * from alerts.outbox order by message_id")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    return read
+
+
+@pytest.fixture
+def make_catalogue(tmp_path: Path):
+    """A catalogue from target dicts (the shared tiny report and department register)."""
+
+    def make(targets: list[dict], plan_code: str = "tiny-2023") -> Catalogue:
+        return load_catalogue(
+            SHARED.write_catalogue(tmp_path / f"cat-{plan_code}", targets, plan_code)
+        )
+
+    return make
+
+
+@pytest.fixture
+def wecom():
+    """A running WeCom stand-in on loopback."""
+    server = FakeWeCom()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    """A real SMTP server on loopback requiring AUTH (user kpi, password from the environment)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    password = "smtp-Secret-Pa55:w/@rd"
+    monkeypatch.setenv("KPI_SMTP_PASSWORD", password)
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"kpi" and auth_data.password == password.encode()
+        return AuthResult(success=ok)
+
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(
+        sink,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        auth_require_tls=False,
+    )
+    controller.start()
+    sink.port = port
+    sink.password = password
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def with_apprise(cfg: Settings, tmp_path: Path):
+    """Settings routed through an apprise YAML file written from [(url, tokens)]."""
+
+    def write(entries: list[tuple[str, dict]]) -> Settings:
+        path = tmp_path / "apprise.yml"
+        doc = {"version": 1, "urls": [{url: [tokens]} for url, tokens in entries]}
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+        return replace(cfg, apprise_config=path)
+
+    return write
