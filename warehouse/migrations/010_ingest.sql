@@ -5,18 +5,19 @@ create table if not exists raw.submissions (
     plan_code     varchar not null,
     department_code varchar,                 -- null when the file names none we know
     file_name     varchar not null,          -- name as received
-    archive_path  varchar not null,          -- archive/<sha[:2]>/<sha><ext>, bytes unchanged
+    archive_path  varchar not null,          -- archive/<sha[:2]>/<sha><ext>, bytes unchanged (refused: rejected/)
     size_bytes    bigint not null,
     received_at   timestamp not null,        -- when it landed in the inbox
     ingested_at   timestamp not null,
     run_id        varchar,
-    status        varchar not null,          -- accepted, partial, rejected
+    status        varchar not null,          -- accepted, partial, rejected (duplicates are not stored)
     reason_zh     varchar,                   -- why a whole file was refused
     n_rows        integer not null default 0,
     n_accepted    integer not null default 0,
     n_rejected    integer not null default 0,
     n_warnings    integer not null default 0,
     n_revisions   integer not null default 0,
+    n_unchanged   integer not null default 0, -- accepted rows equal to the current value: no new observation
     receipt       json                       -- what `kpi ingest --json` printed for it
 );
 

@@ -1,0 +1,337 @@
+"""From sheets of raw cells to one typed frame per file: header detection, parsing, derived columns.
+
+No I/O here: the frame carries every value as written, its parsed form, and the per-row
+bounds and lookups that the Great Expectations suite checks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+
+from kpi.contract import COLUMNS, KIND_FIELDS, STATUS_VOCAB
+from kpi.ingest.read import Sheet
+from transforms.numbers import NumberError, is_blank, parse_number
+from transforms.periods import Period, PeriodError, context_year, parse_period, with_year
+from transforms.units import UnitError, canonical, convert, normalize_unit
+
+HEADER_SCAN_ROWS = 50  # a header further down than this is not a template header
+MIN_HEADER_FIELDS = 3  # fewer matching cells is a title or a note, not a header
+NUMERIC_FIELDS = ("value", "growth_pct", "prior_value", "reference_value")
+# Which target kinds' values scale with the annual target, and how far above it is absurd.
+RANGE_FACTOR = 5.0
+GROWTH_KINDS = ("growth_rate", "relative")
+HEADER_ZH = {c.field: c.header_zh for c in COLUMNS}
+_DATE = re.compile(r"^(\d{4})(?:[-/.]|年)(\d{1,2})(?:[-/.]|月)(\d{1,2})日?$")
+
+
+def fold_header(text: object) -> str:
+    """A header cell compared loosely: NFKC, no spaces, no required-marker '*', lower case."""
+    s = "".join(unicodedata.normalize("NFKC", str(text or "")).split())
+    return s.strip("*").lower()
+
+
+_HEADER_LOOKUP: dict[str, str] = {}
+for _c in COLUMNS:
+    for _h in (_c.header_zh, *_c.aliases):
+        _HEADER_LOOKUP.setdefault(fold_header(_h), _c.field)
+
+
+@dataclass
+class Table:
+    """The data block of one sheet: where its header is and which column holds which field."""
+
+    sheet: str
+    header_row: int  # 1-based
+    columns: dict[str, tuple[int, str]]  # field -> (0-based column, header as written)
+    rows: list[tuple[int, list[object]]]  # (1-based row number, cells)
+    titles: list[str] = field(default_factory=list)  # text above the header (title rows)
+    header: list[str] = field(default_factory=list)  # every header cell as written
+
+
+def find_table(sheet: Sheet) -> Table | None:
+    """The sheet's header row (the first with most contract headers) and the rows below it."""
+    best: tuple[int, dict[str, tuple[int, str]]] | None = None
+    for i, row in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
+        found: dict[str, tuple[int, str]] = {}
+        for j, cell in enumerate(row):
+            f = _HEADER_LOOKUP.get(fold_header(cell)) if cell is not None else None
+            if f and f not in found:  # the first of two columns for one field wins
+                found[f] = (j, str(cell).strip())
+        if len(found) >= MIN_HEADER_FIELDS and (best is None or len(found) > len(best[1])):
+            best = (i, found)
+    if best is None:
+        return None
+    i, columns = best
+    titles = [cell_text(c) for row in sheet.rows[:i] for c in row if c is not None]
+    rows = [(n + 1, r) for n, r in enumerate(sheet.rows) if n > i]
+    header = [cell_text(c) for c in sheet.rows[i]]
+    return Table(sheet.name, i + 1, columns, rows, titles, header)
+
+
+def cell_text(cell: object) -> str:
+    """A cell as the spreadsheet shows it, for messages and raw.submission_rows."""
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"
+    if isinstance(cell, float):
+        if math.isfinite(cell) and cell.is_integer() and abs(cell) < 1e16:
+            return str(int(cell))
+        return repr(cell)
+    if isinstance(cell, datetime):
+        return cell.date().isoformat() if cell.time() == time(0) else cell.isoformat(sep=" ")
+    if isinstance(cell, date | time):
+        return cell.isoformat()
+    if isinstance(cell, timedelta):
+        return str(cell)
+    return str(cell).strip()
+
+
+def parse_date(cell: object) -> date | None:
+    """A completion date from a date cell or text such as 2023-06-28 / 2023年6月28日."""
+    if isinstance(cell, datetime):
+        return cell.date()
+    if isinstance(cell, date):
+        return cell
+    m = _DATE.match("".join(unicodedata.normalize("NFKC", str(cell)).split()))
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def _fold_text(cell: object) -> str | None:
+    s = "".join(unicodedata.normalize("NFKC", cell_text(cell)).split())
+    return s or None
+
+
+def _is_data_row(cells: list[object], columns: dict[str, tuple[int, str]]) -> bool:
+    """A row that carries a code, a period, a number or a status; footers and blanks do not."""
+    for f in ("code", "period", "status", *NUMERIC_FIELDS):
+        if f in columns:
+            j = columns[f][0]
+            if j < len(cells) and not is_blank(cells[j]):
+                return True
+    return False
+
+
+def build_frame(
+    tables: list[Table],
+    catalogue,
+    *,
+    as_of: date,
+    previous: dict[str, list[tuple[int, str, float]]] | None = None,
+) -> pd.DataFrame:
+    """One row per data row of the file, with raw, parsed and derived columns for validation.
+
+    `previous` maps a target code to its current stored (period_index, period, value) triples,
+    for the year-to-date check against earlier periods.
+    """
+    targets = {t.code: t for t in catalogue.targets}
+    records: list[dict] = []
+    for t in tables:
+        for number, cells in t.rows:
+            if not _is_data_row(cells, t.columns):
+                continue
+            rec: dict = {"sheet": t.sheet, "row": number}
+            for c in COLUMNS:
+                j = t.columns.get(c.field, (None,))[0]
+                cell = cells[j] if j is not None and j < len(cells) else None
+                rec[f"{c.field}_cell"] = cell
+                rec[f"{c.field}_raw"] = cell_text(cell)
+            records.append(rec)
+
+    parsed: list[Period | None] = []
+    for rec in records:
+        try:
+            p = parse_period(rec["period_cell"]) if not is_blank(rec["period_cell"]) else None
+            rec["period_detail"] = None
+        except PeriodError as exc:
+            p, rec["period_detail"] = None, exc.detail
+        parsed.append(p)
+    year = context_year(
+        [p.year for p in parsed if p and p.year is not None],
+        [s for t in tables for s in t.titles],
+        catalogue.plan.year,
+    )
+    for rec, p in zip(records, parsed, strict=True):
+        _derive(rec, with_year(p, year) if p else None, targets, catalogue)
+    _add_duplicates(records)
+    _add_previous(records, previous or {})
+
+    frame = pd.DataFrame.from_records(records) if records else _empty_frame(targets, catalogue)
+    frame = frame.drop(columns=[c for c in frame.columns if c.endswith("_cell")])
+    frame.insert(0, "_rid", range(len(frame)))
+    present = set.intersection(*(set(t.columns) for t in tables)) if tables else set()
+    # A column absent from some sheet is absent from the file: the suite checks required ones.
+    frame = frame.drop(columns=[f"{c.field}_raw" for c in COLUMNS if c.field not in present])
+    return frame
+
+
+def _empty_frame(targets: dict, catalogue) -> pd.DataFrame:
+    """A frame with no rows but every column, so that each rule still finds its column."""
+    rec: dict = {"sheet": "", "row": 0}
+    for c in COLUMNS:
+        rec[f"{c.field}_cell"], rec[f"{c.field}_raw"] = None, ""
+    _derive(rec, None, targets, catalogue)
+    _add_duplicates([rec])
+    _add_previous([rec], {})
+    return pd.DataFrame(columns=list(rec))
+
+
+def _derive(rec: dict, period: Period | None, targets: dict, catalogue) -> None:
+    """Parse one row and add the lookups and bounds its rules need."""
+    dept = catalogue.resolve_department(_fold_text(rec["department_cell"]) or "")
+    rec["department_code"] = dept.code if dept else None
+    code = (_fold_text(rec["code_cell"]) or "").lower() or None
+    rec["code"] = code
+    target = targets.get(code) if code else None
+    kind = target.kind if target else None
+    rec["target_kind"] = kind
+    rec["lead_department"] = target.department if target else None
+    lead = catalogue.department(target.department) if target else None
+    rec["lead_name"] = lead.short_zh if lead else ""
+
+    rec["period"] = period.key if period else None
+    rec["period_year"] = period.year if period else None
+    rec["period_month"] = period.month if period else None
+    rec["period_start_month"] = period.start_month if period else None
+    rec["period_index"] = period.index if period else None
+
+    nums = {}
+    for f in NUMERIC_FIELDS:
+        rec[f"{f}_present"] = not is_blank(rec[f"{f}_cell"])
+        try:
+            n = parse_number(rec[f"{f}_cell"])
+            rec[f"{f}_detail"] = None
+        except NumberError as exc:
+            n, rec[f"{f}_detail"] = None, exc.detail
+        nums[f] = n
+        rec[f"{f}_num"] = n.value if n else None
+        rec[f"{f}_numeric"] = (n is not None) if rec[f"{f}_present"] else None
+
+    # Growth and reference figures are percentages as written; levels convert to a unit.
+    rec["growth_pct"] = rec["growth_pct_num"]
+    rec["reference_value"] = rec["reference_value_num"]
+    unit_raw = _fold_text(rec["unit_cell"])
+    rec["unit"], rec["unit_detail"] = None, None
+    rec["value"], rec["prior_value"] = None, None
+    if target is not None:
+        unit_to = None if kind in GROWTH_KINDS else target.unit
+        for f in ("value", "prior_value"):
+            n = nums[f]
+            if n is None:
+                continue
+            try:
+                rec[f], rec["unit"] = _to_canonical(n.value, n.percent, unit_raw, unit_to)
+            except UnitError as exc:
+                rec["unit_detail"] = str(exc)
+    for f in ("value", "prior_value"):  # None where no conversion was asked for
+        given = target is not None and nums[f] is not None
+        rec[f"{f}_converted"] = (rec[f] is not None) if given else None
+    rec["value_min"], rec["value_max"] = _value_bounds(target, rec["unit"])
+
+    status = _fold_text(rec["status_cell"])
+    rec["status"] = status
+    rec["milestone_status"] = STATUS_VOCAB.get(status or "")
+    done_cell = rec["completion_date_cell"]
+    rec["completion_date_present"] = not is_blank(done_cell)
+    done = parse_date(done_cell) if rec["completion_date_present"] else None
+    rec["completion_date"] = done.isoformat() if done else None
+    rec["completion_date_valid"] = (done is not None) if rec["completion_date_present"] else None
+    rec["done_date_given"] = (done is not None) if rec["milestone_status"] == "done" else None
+    rec["note"] = rec["note_raw"] or None
+
+    if kind is None:
+        rec["kind_filled"], rec["kind_field"] = None, None
+    else:
+        fields = KIND_FIELDS[kind]
+        filled = {f: not is_blank(rec[f"{f}_cell"]) for f in (*fields, "value")}
+        if (
+            kind == "growth_rate"
+        ):  # growth given, or computed from this year's and last year's levels
+            ok = filled["growth_pct"] or (filled["prior_value"] and filled["value"])
+        else:
+            ok = any(filled[f] for f in fields)
+        rec["kind_filled"], rec["kind_field"] = ok, fields[0]
+        rec["kind_fields_zh"] = "或".join(f"“{HEADER_ZH[f]}”" for f in fields)
+
+
+def _to_canonical(
+    value: float, percent: bool, unit_raw: str | None, unit_to: str | None
+) -> tuple[float, str]:
+    """A level in the canonical unit of its target (or of its own unit for growth kinds)."""
+    written = unit_raw or ("%" if percent else None)
+    if written is None:
+        expected = f"（应为“{unit_to}”或可换算的单位）" if unit_to else ""
+        raise UnitError(f"无法确定数值的单位{expected}")
+    if percent and canonical(written)[0] != "%":
+        raise UnitError(f"数值带百分号，与计量单位“{written}”不符")
+    if unit_to is None:
+        unit, factor = canonical(written)
+        return value * factor, unit
+    try:
+        unit = canonical(unit_to)[0]
+        return convert(value, written, unit), unit
+    except UnitError as exc:
+        raise UnitError(f"计量单位“{written}”无法换算为指标的计量单位“{unit_to}”") from exc
+
+
+def _value_bounds(target, unit: str | None) -> tuple[float | None, float | None]:
+    """The plausible range of a stored value: non-negative, percentages to 100, amounts to 5x target."""
+    if target is None or target.kind in ("milestone", "qualitative", "relative"):
+        return None, None
+    if target.kind == "growth_rate":
+        return 0.0, None  # a year-to-date level behind a growth rate
+    if normalize_unit(unit) == "%":
+        return 0.0, 100.0
+    tv = target.canonical_value
+    if target.kind == "ceiling" or not tv or tv <= 0:
+        return 0.0, None  # a ceiling's breach must reach the alerts, however large
+    return 0.0, RANGE_FACTOR * tv
+
+
+def _add_duplicates(records: list[dict]) -> None:
+    """For each row, the other rows of the file with the same (code, period), for the message."""
+    seen: dict[tuple, list[dict]] = {}
+    for rec in records:
+        if rec["code"] and rec["period"]:
+            seen.setdefault((rec["code"], rec["period"]), []).append(rec)
+    for rec in records:
+        group = seen.get((rec["code"], rec["period"]), [])
+        others = [o for o in group if o is not rec]
+        rec["dup_with"] = "、".join(
+            f"第{o['row']}行"
+            if o["sheet"] == rec["sheet"]
+            else f"工作表“{o['sheet']}”第{o['row']}行"
+            for o in others
+        )
+
+
+def _add_previous(records: list[dict], previous: dict[str, list[tuple[int, str, float]]]) -> None:
+    """The latest earlier year-to-date value of the same target, from this file or the warehouse."""
+    pool: dict[str, list[tuple[int, str, float]]] = {k: list(v) for k, v in previous.items()}
+    for rec in records:
+        if rec["period_index"] is not None and rec["value"] is not None and rec["code"]:
+            pool.setdefault(rec["code"], []).append(
+                (rec["period_index"], rec["period"], rec["value"])
+            )
+    for rec in records:
+        rec["previous_value"], rec["previous_period"] = None, None
+        if rec["target_kind"] not in ("cumulative", "count") or rec["period_index"] is None:
+            continue
+        earlier = [
+            e
+            for e in pool.get(rec["code"], [])
+            if e[0] < rec["period_index"] and e[0] // 12 == rec["period_index"] // 12
+        ]
+        if earlier:
+            _, rec["previous_period"], rec["previous_value"] = max(earlier, key=lambda e: e[0])

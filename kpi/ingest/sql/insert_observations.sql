@@ -1,0 +1,2 @@
+insert into staged.observations by name
+select * from new_obs

@@ -1,0 +1,2 @@
+insert into staged.rejections by name
+select * from new_rejections

@@ -1,0 +1,2 @@
+insert into raw.submissions by name
+select * from new_submission
