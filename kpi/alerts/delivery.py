@@ -17,7 +17,7 @@ import duckdb
 
 from kpi.alerts.channels import MASKER, Channel, ConfigError, load_router
 from kpi.alerts.plugins import CURRENT, RateLimiter, SendContext
-from kpi.alerts.raising import fetch_dicts
+from kpi.alerts.raising import fetch_dicts, q
 from kpi.alerts.timing import backoff, in_quiet_hours, to_stored
 from kpi.config import Settings
 from kpi.warehouse import connect, transaction
@@ -106,28 +106,21 @@ def _begin(con, existing: dict | None, key: str, message: dict, channel: Channel
     """Record that an attempt starts (committed before the call is made)."""
     if existing is None:
         con.execute(
-            "insert into alerts.deliveries (delivery_key, message_id, channel, tag, scheme, host,"
-            " part, parts, state, attempts, first_attempt_at, last_attempt_at)"
-            " values (?, ?, ?, ?, ?, ?, ?, ?, 'sending', 0, ?, ?)",
-            [
-                key,
-                message["message_id"],
-                channel.id,
-                channel.tag,
-                channel.scheme,
-                channel.host,
-                unit["part"],
-                unit["parts"],
-                now,
-                now,
-            ],
+            q("insert_delivery"),
+            {
+                "delivery_key": key,
+                "message_id": message["message_id"],
+                "channel": channel.id,
+                "tag": channel.tag,
+                "scheme": channel.scheme,
+                "host": channel.host,
+                "part": unit["part"],
+                "parts": unit["parts"],
+                "now": now,
+            },
         )
     else:
-        con.execute(
-            "update alerts.deliveries set state = 'sending', last_attempt_at = ?"
-            " where delivery_key = ?",
-            [now, key],
-        )
+        con.execute(q("mark_sending"), {"now": now, "delivery_key": key})
 
 
 def _finish(con, key: str, attempt_no: int, outcome: dict, now: datetime) -> str:
@@ -137,30 +130,29 @@ def _finish(con, key: str, attempt_no: int, outcome: dict, now: datetime) -> str
     next_at = None if state != "pending" else now + backoff(attempt_no)
     with transaction(con):
         con.execute(
-            "insert into alerts.attempts values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                key,
-                attempt_no,
-                now,
-                outcome["outcome"],
-                outcome.get("http_status"),
-                outcome.get("errcode"),
-                outcome.get("detail"),
-                outcome.get("elapsed_ms"),
-            ],
+            q("insert_attempt"),
+            {
+                "delivery_key": key,
+                "attempt_no": attempt_no,
+                "attempted_at": now,
+                "outcome": outcome["outcome"],
+                "http_status": outcome.get("http_status"),
+                "errcode": outcome.get("errcode"),
+                "detail": outcome.get("detail"),
+                "elapsed_ms": outcome.get("elapsed_ms"),
+            },
         )
         con.execute(
-            "update alerts.deliveries set state = ?, attempts = ?, next_attempt_at = ?,"
-            " delivered_at = ?, last_outcome = ?, last_error = ? where delivery_key = ?",
-            [
-                state,
-                attempt_no,
-                next_at,
-                now if ok else None,
-                outcome["outcome"],
-                None if ok else outcome.get("detail"),
-                key,
-            ],
+            q("record_outcome"),
+            {
+                "state": state,
+                "attempts": attempt_no,
+                "next_attempt_at": next_at,
+                "delivered_at": now if ok else None,
+                "last_outcome": outcome["outcome"],
+                "last_error": None if ok else outcome.get("detail"),
+                "delivery_key": key,
+            },
         )
     return state
 
@@ -203,23 +195,12 @@ def deliver(
 def _deliver(cfg, now_local, limiter, env, timeout, summary) -> None:
     limiter = limiter or SendContext().limiter
     with connect(cfg) as con:
-        pending = con.execute(
-            "select count(*) from alerts.outbox where done_at is null and not_before > ?",
-            [now_local],
-        ).fetchone()[0]
+        pending = con.execute(q("count_held"), {"now": now_local}).fetchone()[0]
         summary["held"] = pending
         if in_quiet_hours(now_local, cfg.tz, cfg.quiet_from, cfg.quiet_until):
-            summary["held"] += con.execute(
-                "select count(*) from alerts.outbox where done_at is null and not_before <= ?",
-                [now_local],
-            ).fetchone()[0]
+            summary["held"] += con.execute(q("count_due"), {"now": now_local}).fetchone()[0]
             return
-        messages = fetch_dicts(
-            con,
-            "select * from alerts.outbox where done_at is null and not_before <= ?"
-            " order by message_id",
-            [now_local],
-        )
+        messages = fetch_dicts(con, "due_messages", {"now": now_local})
         if not messages:
             return
         try:
@@ -228,23 +209,13 @@ def _deliver(cfg, now_local, limiter, env, timeout, summary) -> None:
             summary["error"] = MASKER.mask(str(exc))
             log.error("alert delivery skipped: %s", summary["error"])
             return
-        known = {
-            r["delivery_key"]: r
-            for r in fetch_dicts(
-                con,
-                "select d.* from alerts.deliveries d join alerts.outbox o using (message_id)"
-                " where o.done_at is null",
-            )
-        }
+        known = {r["delivery_key"]: r for r in fetch_dicts(con, "open_deliveries")}
         down: set[str] = set()
         for message in messages:
             if _deliver_message(
                 con, cfg, router, message, known, now_local, limiter, timeout, summary, down
             ):
-                con.execute(
-                    "update alerts.outbox set done_at = ? where message_id = ?",
-                    [now_local, message["message_id"]],
-                )
+                con.execute(q("mark_done"), {"now": now_local, "message_id": message["message_id"]})
                 summary["messages_done"] += 1
 
 

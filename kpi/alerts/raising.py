@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 
@@ -22,46 +23,38 @@ from kpi.alerts.timing import (
 )
 from kpi.catalogue import Catalogue
 from kpi.config import Settings
-from kpi.warehouse import connect, transaction
+from kpi.warehouse import connect, sql_file, transaction
 from transforms.units import canonical
 
 log = logging.getLogger("kpi.alerts")
 
+SQL = Path(__file__).resolve().parent / "sql"
 LEADERS, DCJ = "leaders", "dcj"
-_EPISODE_COLUMNS = (
-    "episode_id, plan_code, target_code, department_code, name_zh, major, status, status_rank,"
-    " notified_rank, worst_status, state, opened_at, opened_on, opened_as_of, last_as_of,"
-    " last_sent_at, snapshot"
-)
 
 
-def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
-    """Rows of a query as dicts."""
-    cur = con.execute(sql, params or [])
+def q(name: str) -> str:
+    """The text of one of this package's .sql files."""
+    return sql_file(name, SQL)
+
+
+def fetch_dicts(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None
+) -> list[dict]:
+    """Rows of one of this package's .sql files, as dicts."""
+    cur = con.execute(q(name), params or {})
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables"
-            " where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+    return con.execute(q("table_exists"), {"schema": schema, "table": table}).fetchone()[0]
 
 
 def _progress(con: duckdb.DuckDBPyConnection, catalogue: Catalogue, as_of: date) -> list[dict]:
     """Today's mart.progress rows, each told the unit the report writes its target in."""
     if not _table_exists(con, "mart", "progress"):
         return []
-    rows = fetch_dicts(
-        con,
-        "select * exclude (computed_at) from mart.progress"
-        " where plan_code = ? and as_of = ? order by target_code",
-        [catalogue.plan.code, as_of],
-    )
+    rows = fetch_dicts(con, "progress", {"plan_code": catalogue.plan.code, "as_of": as_of})
     targets = {t.code: t for t in catalogue.targets}
     out = []
     for row in rows:
@@ -79,9 +72,7 @@ def _jsonable(row: dict) -> dict:
 
 
 def _episodes(con: duckdb.DuckDBPyConnection, plan: str) -> list[dict]:
-    rows = fetch_dicts(
-        con, "select * from alerts.episodes where plan_code = ? order by episode_id", [plan]
-    )
+    rows = fetch_dicts(con, "episodes", {"plan_code": plan})
     for r in rows:
         r["snapshot"] = json.loads(r["snapshot"])
     return rows
@@ -128,22 +119,11 @@ def raise_alerts(cfg: Settings, catalogue: Catalogue, as_of: date, now: datetime
             repeat_days=cfg.alert_repeat_days,
             day0=local_date(not_before, tz),
         )
-        submissions = fetch_dicts(
-            con,
-            "select submission_id, department_code, file_name, status, reason_zh, n_rows,"
-            " n_accepted, n_rejected, receipt from raw.submissions"
-            " where plan_code = ? and status in ('partial', 'rejected') order by ingested_at",
-            [plan_code],
-        )
-        known = {
-            r[0]
-            for r in con.execute(
-                "select dedupe_key from alerts.outbox where plan_code = ?", [plan_code]
-            ).fetchall()
-        }
+        submissions = fetch_dicts(con, "receipt_submissions", {"plan_code": plan_code})
+        known = {r["dedupe_key"] for r in fetch_dicts(con, "outbox_keys", {"plan_code": plan_code})}
         with transaction(con):
             for ep in planned.new:
-                ep["episode_id"] = con.execute("select nextval('alerts.episode_ids')").fetchone()[0]
+                ep["episode_id"] = con.execute(q("next_episode_id")).fetchone()[0]
                 _insert_episode(con, plan_code, ep)
             for episode_id, changes in planned.updates.items():
                 _update_episode(con, episode_id, changes)
@@ -192,32 +172,33 @@ def raise_alerts(cfg: Settings, catalogue: Catalogue, as_of: date, now: datetime
     return result
 
 
+_INSERTED = (
+    "episode_id",
+    "target_code",
+    "department_code",
+    "name_zh",
+    "major",
+    "status",
+    "status_rank",
+    "notified_rank",
+    "worst_status",
+    "state",
+    "opened_at",
+    "opened_on",
+    "opened_as_of",
+    "last_as_of",
+    "last_sent_at",
+)
+
+
 def _insert_episode(con: duckdb.DuckDBPyConnection, plan_code: str, ep: dict) -> None:
-    con.execute(
-        f"insert into alerts.episodes ({_EPISODE_COLUMNS}) values"  # noqa: S608 - constant list
-        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            ep["episode_id"],
-            plan_code,
-            ep["target_code"],
-            ep["department_code"],
-            ep["name_zh"],
-            ep["major"],
-            ep["status"],
-            ep["status_rank"],
-            ep["notified_rank"],
-            ep["worst_status"],
-            ep["state"],
-            ep["opened_at"],
-            ep["opened_on"],
-            ep["opened_as_of"],
-            ep["last_as_of"],
-            ep["last_sent_at"],
-            json.dumps(ep["snapshot"], ensure_ascii=False),
-        ],
-    )
+    params = {c: ep[c] for c in _INSERTED}
+    params["plan_code"] = plan_code
+    params["snapshot"] = json.dumps(ep["snapshot"], ensure_ascii=False)
+    con.execute(q("insert_episode"), params)
 
 
+# The columns update_episode.sql writes: everything but identity and opening facts.
 _UPDATABLE = {
     "snapshot",
     "last_as_of",
@@ -243,19 +224,19 @@ _UPDATABLE = {
 
 
 def _update_episode(con: duckdb.DuckDBPyConnection, episode_id: int, changes: dict) -> None:
-    """Set columns of one episode; column names come from the fixed `_UPDATABLE` set only."""
-    cols = sorted(changes)
-    unknown = set(cols) - _UPDATABLE
+    """Set some columns of one episode: read the row, apply `changes`, write every mutable column."""
+    unknown = set(changes) - _UPDATABLE
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
-    values = [
-        json.dumps(changes[c], ensure_ascii=False) if c == "snapshot" else changes[c] for c in cols
-    ]
-    assignments = ", ".join(f"{c} = ?" for c in cols)
-    con.execute(
-        f"update alerts.episodes set {assignments} where episode_id = ?",  # noqa: S608
-        [*values, episode_id],
-    )
+    rows = fetch_dicts(con, "episode", {"episode_id": episode_id})
+    if not rows:  # nothing to update, as an update matching no row
+        return
+    params = {c: rows[0][c] for c in _UPDATABLE}  # snapshot as stored: JSON text
+    params.update(changes)
+    if "snapshot" in changes:
+        params["snapshot"] = json.dumps(changes["snapshot"], ensure_ascii=False)
+    params["episode_id"] = episode_id
+    con.execute(q("update_episode"), params)
 
 
 def _event(
@@ -268,8 +249,15 @@ def _event(
     note: str | None = None,
 ) -> None:
     con.execute(
-        "insert into alerts.events values (nextval('alerts.event_ids'), ?, ?, ?, ?, ?, ?)",
-        [episode_id, at, kind, status, actor, note],
+        q("insert_event"),
+        {
+            "episode_id": episode_id,
+            "event_at": at,
+            "kind": kind,
+            "status": status,
+            "actor": actor,
+            "note": note,
+        },
     )
 
 
@@ -463,27 +451,25 @@ def _enqueue(
     now: datetime,
     not_before: datetime,
 ) -> dict:
-    m["message_id"] = con.execute("select nextval('alerts.message_ids')").fetchone()[0]
+    m["message_id"] = con.execute(q("next_message_id")).fetchone()[0]
     con.execute(
-        "insert into alerts.outbox (message_id, plan_code, dedupe_key, kind, route,"
-        " department_code, as_of, title, md_parts, text_parts, html, mention, episode_ids,"
-        " created_at, not_before) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            m["message_id"],
-            plan_code,
-            m["dedupe_key"],
-            m["kind"],
-            m["route"],
-            m["department_code"],
-            as_of,
-            m["title"],
-            m["md_parts"],
-            m["text_parts"],
-            m["html"],
-            m["mention"],
-            m["episode_ids"],
-            now,
-            not_before,
-        ],
+        q("insert_message"),
+        {
+            "message_id": m["message_id"],
+            "plan_code": plan_code,
+            "dedupe_key": m["dedupe_key"],
+            "kind": m["kind"],
+            "route": m["route"],
+            "department_code": m["department_code"],
+            "as_of": as_of,
+            "title": m["title"],
+            "md_parts": m["md_parts"],
+            "text_parts": m["text_parts"],
+            "html": m["html"],
+            "mention": m["mention"],
+            "episode_ids": m["episode_ids"],
+            "created_at": now,
+            "not_before": not_before,
+        },
     )
     return m

@@ -27,7 +27,7 @@ def _actor(actor: str | None) -> str:
 
 
 def _load(con, episode_id: int) -> dict:
-    rows = fetch_dicts(con, "select * from alerts.episodes where episode_id = ?", [episode_id])
+    rows = fetch_dicts(con, "episode", {"episode_id": episode_id})
     if not rows:
         raise EpisodeNotFound(episode_id)
     return rows[0]
@@ -155,27 +155,10 @@ def overview(cfg: Settings, plan: str, now: datetime, include_closed: bool = Fal
     now_local = to_stored(now, cfg.tz)
     with connect(cfg) as con:
         episodes = fetch_dicts(
-            con,
-            "select e.*, d.short_zh as department_zh from alerts.episodes e"
-            " left join ref.departments d on d.plan_code = e.plan_code"
-            " and d.code = e.department_code"
-            " where e.plan_code = ? and (e.state = 'open' or ?) order by e.episode_id",
-            [plan, include_closed],
+            con, "overview_episodes", {"plan_code": plan, "include_closed": include_closed}
         )
-        messages = fetch_dicts(
-            con,
-            "select message_id, kind, route, title, episode_ids, created_at, not_before, done_at"
-            " from alerts.outbox where plan_code = ? order by message_id",
-            [plan],
-        )
-        deliveries = fetch_dicts(
-            con,
-            "select d.message_id, d.channel, d.part, d.parts, d.state, d.attempts,"
-            " d.last_outcome, d.last_error, d.next_attempt_at, d.delivered_at"
-            " from alerts.deliveries d join alerts.outbox o using (message_id)"
-            " where o.plan_code = ? order by d.message_id, d.channel, d.part",
-            [plan],
-        )
+        messages = fetch_dicts(con, "overview_messages", {"plan_code": plan})
+        deliveries = fetch_dicts(con, "overview_deliveries", {"plan_code": plan})
     by_message: dict[int, list[dict]] = {}
     for d in deliveries:
         by_message.setdefault(d["message_id"], []).append(

@@ -1,0 +1,39 @@
+-- Open a new alert episode; the 13710 columns stay null until their step happens.
+insert into alerts.episodes (
+    episode_id,
+    plan_code,
+    target_code,
+    department_code,
+    name_zh,
+    major,
+    status,
+    status_rank,
+    notified_rank,
+    worst_status,
+    state,
+    opened_at,
+    opened_on,
+    opened_as_of,
+    last_as_of,
+    last_sent_at,
+    snapshot
+)
+values (
+    $episode_id,
+    $plan_code,
+    $target_code,
+    $department_code,
+    $name_zh,
+    $major,
+    $status,
+    $status_rank,
+    $notified_rank,
+    $worst_status,
+    $state,
+    $opened_at,
+    $opened_on,
+    $opened_as_of,
+    $last_as_of,
+    $last_sent_at,
+    $snapshot
+)
