@@ -37,6 +37,7 @@ class Settings:
     alert_repeat_days: int
     report_base_url: str
     demo_as_of: str
+    lock_wait_seconds: int
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,0 +1,93 @@
+"""Helpers of the orchestration tests: subprocesses that run the pipeline on given settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kpi.config import ROOT, Settings
+
+# The settings a subprocess rebuilds from JSON: the same state home and catalogue folder.
+CHILD_PRELUDE = """
+import json, sys
+from dataclasses import replace
+from pathlib import Path
+from kpi.config import load_settings
+_a = json.loads(sys.argv[1])
+cfg = replace(load_settings(env={}).with_home(Path(_a["home"])), catalogue_dir=Path(_a["catalogues"]))
+"""
+
+
+def child(cfg: Settings, body: str, **kw) -> subprocess.Popen:
+    """Start a Python subprocess that has `cfg` rebuilt and runs `body`."""
+    arg = json.dumps({"home": str(cfg.home), "catalogues": str(cfg.catalogue_dir)})
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD_PRELUDE + body, arg],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def wait_for_line(proc: subprocess.Popen, marker: str, stream: str = "stdout") -> list[str]:
+    """Read a subprocess's output until a line contains `marker`; return the lines read."""
+    seen = []
+    pipe = getattr(proc, stream)
+    for line in pipe:
+        seen.append(line)
+        if marker in line:
+            return seen
+    raise AssertionError(f"{marker!r} never printed; got:\n{''.join(seen)}\n{proc.stderr.read()}")
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Columns that record when or by which run something happened, not what the data says.
+VOLATILE = {"ingested_at", "computed_at", "run_id", "archive_path"}
+
+
+def warehouse_state(path: Path) -> dict[str, list[tuple]]:
+    """Every row of every data table (raw, staged, mart, alerts), minus volatile columns."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables"
+            " where table_type = 'BASE TABLE'"
+            " and table_schema in ('raw', 'staged', 'mart', 'alerts') order by all"
+        ).fetchall()
+        state = {}
+        for schema, table in tables:
+            cols = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, table],
+                ).fetchall()
+                if r[0] not in VOLATILE
+            ]
+            # Identifiers come from information_schema, not from input.
+            select = ", ".join(f'"{c}"::varchar' for c in cols)
+            state[f"{schema}.{table}"] = sorted(
+                con.execute(f'select {select} from "{schema}"."{table}"').fetchall(),  # noqa: S608
+                key=repr,
+            )
+        return state
+    finally:
+        con.close()
