@@ -26,6 +26,14 @@ from kpi.config import Settings
 from kpi.warehouse import connect, sql_file, transaction
 from transforms.units import canonical
 
+
+def _report_link(cfg: Settings, ctx, as_of: date) -> str:
+    """Where the night's report for this plan will be: a URL under report_base_url, else a path."""
+    from kpi.reports import report_link  # the report is written later in the same run
+
+    return report_link(cfg, ctx.catalogue.plan.code, as_of)
+
+
 log = logging.getLogger("kpi.alerts")
 
 SQL = Path(__file__).resolve().parent / "sql"
@@ -333,7 +341,7 @@ def _messages(
             {"reason": it["reason"], "episode_id": it["episode"]["episode_id"], "snap": it["snap"]}
             for it in items
         ]
-        doc = render.dept_alert_doc(ctx.short(dept), as_of, rendered, cfg.report_base_url)
+        doc = render.dept_alert_doc(ctx.short(dept), as_of, rendered, _report_link(cfg, ctx, as_of))
         ids = [it["episode_id"] for it in rendered]
         facts = ";".join(
             f"{it['episode_id']}:{it['reason']}:{it['snap']['status']}" for it in rendered
@@ -434,7 +442,11 @@ def _messages(
     ]
     if digest_entries or missing:
         doc = render.digest_doc(
-            ctx.catalogue.plan.name_zh, as_of, digest_entries, missing, cfg.report_base_url
+            ctx.catalogue.plan.name_zh,
+            as_of,
+            digest_entries,
+            missing,
+            _report_link(cfg, ctx, as_of),
         )
         ids = [e["episode_id"] for e in digest_entries]
         for route in (LEADERS, DCJ):

@@ -288,8 +288,8 @@ def to_html(doc: Doc) -> str:
 # ---- message kinds --------------------------------------------------------------------------
 
 
-def _report_line(report_base_url: str) -> list[str]:
-    return [f"详情：{report_base_url}"] if report_base_url else []
+def _report_line(report_link: str) -> list[str]:
+    return [f"详情（进展报告）：{report_link}"] if report_link else []
 
 
 def dept_alert_doc(dept_short: str, as_of: date, items: list[dict], report_base_url: str) -> Doc:

@@ -313,3 +313,25 @@ def test_targets_due_on_different_days_share_one_overdue_notice_per_department_a
     assert notice["title"].endswith("已逾期 8 天")  # from the earlier due day, 10 July
     digest = next(r for r in read_outbox() if r["kind"] == "digest")["md_parts"][0]
     assert digest.count("人社局 2023-06") == 1
+
+
+def test_alerts_link_to_the_nights_report_by_path_or_under_the_configured_base_url(
+    cfg, tiny_catalogue, put_progress, read_outbox
+):
+    put_progress(tiny_catalogue, AS_OF, {"investment_total": "滞后"})
+    raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg, 2023, 7, 15))
+    local = [r["md_parts"][-1] for r in read_outbox()]
+    assert all(str(cfg.reports) in md and "2023-07-15_progress.html" in md for md in local)
+
+    shared = replace(cfg, report_base_url="https://reports.example.gov.cn/kpi/")
+    put_progress(tiny_catalogue, date(2023, 8, 15), {"investment_total": "严重滞后"})
+    raise_alerts(shared, tiny_catalogue, date(2023, 8, 15), at(cfg, 2023, 8, 15))
+    later = [
+        r
+        for r in read_outbox()
+        if r["as_of"] == date(2023, 8, 15) and r["kind"] in ("dept_alert", "digest")
+    ]
+    assert later and all(
+        "https://reports.example.gov.cn/kpi/tiny-2023_2023-08-15_progress.html" in r["md_parts"][-1]
+        for r in later
+    )
