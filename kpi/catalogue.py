@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from datetime import date
@@ -125,6 +126,32 @@ class Target(BaseModel):
         """确保 / 力争 / empty."""
         return FIRMNESS_ZH[self.firmness]
 
+    def record(self) -> dict:
+        """The target as a flat dict: what `kpi targets --json` prints and ref.targets holds."""
+        return {
+            "code": self.code,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "section": self.section,
+            "headline": self.headline,
+            "kind": self.kind,
+            "comparator": self.comparator,
+            "value": self.value,
+            "unit": self.unit,
+            "canonical_value": self.canonical_value,
+            "canonical_unit": self.canonical_unit,
+            "deadline": self.deadline,
+            "firmness": self.firmness,
+            "department": self.department,
+            "supporting": list(self.supporting),
+            "cadence": self.cadence,
+            "due_day": self.due_day,
+            "baseline": self.baseline.model_dump() if self.baseline else None,
+            "reference": self.reference,
+            "profile": self.profile,
+            "source": self.source,
+        }
+
 
 class Plan(BaseModel):
     """A plan: one district's targets for one year."""
@@ -146,6 +173,7 @@ class Catalogue(BaseModel):
     plan: Plan
     targets: list[Target]
     departments: list[Department]
+    sha256: str = ""  # of the catalogue file, recorded in ref.plans
 
     def target(self, code: str) -> Target:
         """The target with this code (KeyError if none)."""
@@ -270,7 +298,8 @@ def load_catalogue(path: Path | str) -> Catalogue:
         targets.append(t)
     if problems:
         raise CatalogueError(path, problems)
-    return Catalogue(plan=plan, targets=targets, departments=departments)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Catalogue(plan=plan, targets=targets, departments=departments, sha256=sha)
 
 
 def _fields(err: dict) -> str:

@@ -12,27 +12,7 @@ from kpi.catalogue import KIND_ZH, CatalogueError, get_catalogue
 
 def target_record(t) -> dict:
     """One target as the JSON that `kpi targets --json` prints."""
-    return {
-        "code": t.code,
-        "name_zh": t.name_zh,
-        "name_en": t.name_en,
-        "section": t.section,
-        "headline": t.headline,
-        "kind": t.kind,
-        "comparator": t.comparator,
-        "value": t.value,
-        "unit": t.unit,
-        "canonical_value": t.canonical_value,
-        "canonical_unit": t.canonical_unit,
-        "deadline": t.deadline.isoformat(),
-        "firmness": t.firmness,
-        "department": t.department,
-        "supporting": t.supporting,
-        "cadence": t.cadence,
-        "due_day": t.due_day,
-        "baseline": t.baseline.model_dump() if t.baseline else None,
-        "source": t.source,
-    }
+    return {**t.record(), "deadline": t.deadline.isoformat()}
 
 
 @click.command("targets")

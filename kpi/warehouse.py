@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import re
 import shutil
@@ -148,36 +147,14 @@ def sync_catalogue(con: duckdb.DuckDBPyConnection, catalogue) -> None:
     import pandas as pd
 
     plan = catalogue.plan
-    raw = Path(ROOT / "catalogue" / f"{plan.code}.yaml")
-    sha = hashlib.sha256(raw.read_bytes()).hexdigest() if raw.exists() else ""
-    rows = [
-        {
-            "plan_code": plan.code,
-            "code": t.code,
-            "name_zh": t.name_zh,
-            "name_en": t.name_en,
-            "section": t.section,
-            "headline": t.headline,
-            "kind": t.kind,
-            "comparator": t.comparator,
-            "value": t.value,
-            "unit": t.unit,
-            "canonical_value": t.canonical_value,
-            "canonical_unit": t.canonical_unit,
-            "deadline": t.deadline,
-            "firmness": t.firmness,
-            "department": t.department,
-            "supporting": list(t.supporting),
-            "cadence": t.cadence,
-            "due_day": t.due_day,
-            "baseline_value": t.baseline.value if t.baseline else None,
-            "baseline_unit": t.baseline.unit if t.baseline else None,
-            "reference": t.reference,
-            "profile": t.profile,
-            "source": t.source,
-        }
-        for t in catalogue.targets
-    ]
+    sha = catalogue.sha256
+    rows = []
+    for t in catalogue.targets:
+        row = {"plan_code": plan.code, **t.record()}
+        baseline = row.pop("baseline")
+        row["baseline_value"] = baseline["value"] if baseline else None
+        row["baseline_unit"] = baseline["unit"] if baseline else None
+        rows.append(row)
     targets = pd.DataFrame(rows)  # noqa: F841 - scanned by DuckDB below
     depts = pd.DataFrame(  # noqa: F841
         [
