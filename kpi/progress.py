@@ -3,6 +3,8 @@
 The maths lives in transforms.progress (pure); this module only reads inputs
 (staged.observations, staged.rejections, raw.submissions, mart.status_history), calls it,
 and writes mart.progress, mart.status_history and mart.time_profile in one transaction.
+Several plans (a province) are computed together: one query per input for all of them and one
+transaction, instead of a connection and a dozen statements per plan.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 
 from kpi.config import Settings
 from kpi.contract import reporting_months
-from kpi.warehouse import connect, sql_file, sync_catalogue, transaction
+from kpi.warehouse import connect, sql_file, sync_catalogues, transaction
 from transforms.progress import (
     Obs,
     Thresholds,
@@ -65,23 +67,55 @@ def load_thresholds(path: Path) -> Thresholds:
         return thresholds_from_dict(tomllib.load(fh))
 
 
+INPUTS = ("observations", "quarantined", "submissions")
+
+
+def _input_params(catalogues, as_of: date) -> dict[str, dict]:
+    plans = {"plan_codes": [c.plan.code for c in catalogues], "as_of": as_of}
+    years = {**plans, "years": [c.plan.year for c in catalogues]}
+    return {"observations": years, "quarantined": years, "submissions": plans}
+
+
 def read_inputs(con: duckdb.DuckDBPyConnection, catalogue, as_of: date) -> dict[str, pd.DataFrame]:
     """The rows progress is computed from (works on a read-only snapshot too)."""
-    plan = catalogue.plan
-    params = {"plan_code": plan.code, "year": plan.year, "as_of": as_of}
-    return {
-        "observations": con.execute(sql_file("progress_observations"), params).df(),
-        "quarantined": con.execute(sql_file("progress_quarantined"), params).df(),
-        "submissions": con.execute(
-            sql_file("progress_submissions"), {"plan_code": plan.code, "as_of": as_of}
-        ).df(),
+    params = _input_params([catalogue], as_of)
+    return {k: con.execute(sql_file(f"progress_{k}"), params[k]).df() for k in INPUTS}
+
+
+def read_inputs_many(
+    con: duckdb.DuckDBPyConnection, catalogues, as_of: date
+) -> dict[str, dict[str, list[dict]]]:
+    """plan code -> the rows progress is computed from, as dicts: one query per input."""
+    out: dict[str, dict[str, list[dict]]] = {
+        c.plan.code: {k: [] for k in INPUTS} for c in catalogues
     }
+    params = _input_params(catalogues, as_of)
+    for k in INPUTS:
+        for row in _fetch(con, sql_file(f"progress_{k}"), params[k]):
+            out[row["plan_code"]][k].append(row)
+    return out
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[dict]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _records(rows) -> list[dict]:
+    """A frame's rows as dicts; rows already given as dicts pass through."""
+    return rows.to_dict("records") if isinstance(rows, pd.DataFrame) else rows
 
 
 def _clean(x):
     """A cell as a plain Python value (NaN, NaT and pandas NA become None)."""
     if x is None or x is pd.NaT:
         return None
+    kind = type(x)
+    if kind is float:  # the common cases first: this runs for every figure of every row
+        return None if x != x else x
+    if kind is str or kind is int or kind is bool:
+        return x
     if isinstance(x, float) and math.isnan(x):
         return None
     if pd.api.types.is_scalar(x) and pd.isna(x):
@@ -107,18 +141,21 @@ def build_progress(
     catalogue,
     as_of: date,
     th: Thresholds,
-    inputs: dict[str, pd.DataFrame],
+    inputs: dict,
     computed_at: datetime,
 ) -> pd.DataFrame:
-    """The mart.progress rows of every target of the catalogue (no I/O)."""
+    """The mart.progress rows of every target of the catalogue (no I/O).
+
+    `inputs` holds frames (read_inputs) or lists of row dicts (read_inputs_many).
+    """
     plan = catalogue.plan
     obs_by_target: dict[str, list[dict]] = {}
-    for row in inputs["observations"].to_dict("records"):
+    for row in _records(inputs["observations"]):
         obs_by_target.setdefault(row["target_code"], []).append(row)
     quarantined: dict[str, set[int]] = {}
-    for row in inputs["quarantined"].to_dict("records"):
+    for row in _records(inputs["quarantined"]):
         quarantined.setdefault(row["target_code"], set()).add(int(row["period_month"]))
-    last_sub = {r["department_code"]: r for r in inputs["submissions"].to_dict("records")}
+    last_sub = {r["department_code"]: r for r in _records(inputs["submissions"])}
     plans = th.monthly_plans.get(plan.code, {})
 
     rows = []
@@ -235,10 +272,10 @@ def time_profile_frame(catalogue, th: Thresholds) -> pd.DataFrame:
 
 
 def history_frame(
-    df: pd.DataFrame, previous: pd.DataFrame, plan_code: str, as_of: date
+    df: pd.DataFrame, previous: pd.DataFrame | list[dict], plan_code: str, as_of: date
 ) -> pd.DataFrame:
     """The status_history rows for targets whose status or data status changed."""
-    prev = {r["target_code"]: r for r in previous.to_dict("records")}
+    prev = {r["target_code"]: r for r in _records(previous)}
     rows = []
     for r in df.to_dict("records"):
         p = prev.get(r["target_code"])
@@ -270,31 +307,61 @@ def compute_progress(
     cfg: Settings, catalogue, as_of: date, *, now: datetime | None = None
 ) -> pd.DataFrame:
     """Compute every target's progress for `as_of`; replace mart.progress rows, log changes."""
+    return compute_progress_many(cfg, [catalogue], as_of, now=now)[catalogue.plan.code]
+
+
+# The rows of the computed plans for the day, replaced (table: a constant of this module).
+_DELETE = (
+    "delete from {table} where plan_code in (select unnest($plan_codes::varchar[]))"
+    " and as_of = $as_of"
+)
+
+
+def compute_progress_many(
+    cfg: Settings, catalogues, as_of: date, *, now: datetime | None = None
+) -> dict[str, pd.DataFrame]:
+    """compute_progress for several plans at once (one connection, one transaction); by plan."""
     as_of = _as_date(as_of)
     th = load_thresholds(cfg.status_config)
     computed_at = now or datetime.now(cfg.tz).replace(tzinfo=None)
-    plan_code = catalogue.plan.code
+    cats = list({c.plan.code: c for c in catalogues}.values())
+    if not cats:
+        return {}
+    codes = [c.plan.code for c in cats]
     with connect(cfg) as con:
-        sync_catalogue(con, catalogue)  # views join ref.* for names
-        df = build_progress(catalogue, as_of, th, read_inputs(con, catalogue, as_of), computed_at)
-        profile = time_profile_frame(catalogue, th)
-        key = [plan_code, as_of]
+        sync_catalogues(con, cats)  # views join ref.* for names
+        inputs = read_inputs_many(con, cats, as_of)
+        frames = {
+            c.plan.code: build_progress(c, as_of, th, inputs[c.plan.code], computed_at)
+            for c in cats
+        }
+        progress = pd.concat(frames.values(), ignore_index=True)
+        profile = pd.concat([time_profile_frame(c, th) for c in cats], ignore_index=True)
+        key = {"plan_codes": codes, "as_of": as_of}
         with transaction(con):
-            con.execute("delete from mart.progress where plan_code = ? and as_of = ?", key)
-            con.register("progress_rows", df)
+            con.execute(_DELETE.format(table="mart.progress"), key)
+            con.register("progress_rows", progress)
             con.execute("insert into mart.progress by name select * from progress_rows")
-            con.execute("delete from mart.status_history where plan_code = ? and as_of = ?", key)
-            previous = con.execute(
-                sql_file("status_history_previous"), {"plan_code": plan_code, "as_of": as_of}
-            ).df()
-            con.register("history_rows", history_frame(df, previous, plan_code, as_of))
+            con.execute(_DELETE.format(table="mart.status_history"), key)
+            previous: dict[str, list[dict]] = {code: [] for code in codes}
+            for row in _fetch(con, sql_file("status_history_previous"), key):
+                previous[row["plan_code"]].append(row)
+            history = pd.concat(
+                [history_frame(frames[p], previous[p], p, as_of) for p in codes],
+                ignore_index=True,
+            )
+            con.register("history_rows", history)
             con.execute("insert into mart.status_history by name select * from history_rows")
-            con.execute("delete from mart.time_profile where plan_code = ?", [plan_code])
+            con.execute(
+                "delete from mart.time_profile"
+                " where plan_code in (select unnest($plan_codes::varchar[]))",
+                {"plan_codes": codes},
+            )
             con.register("profile_rows", profile)
             con.execute("insert into mart.time_profile by name select * from profile_rows")
         for name in ("progress_rows", "history_rows", "profile_rows"):
             con.unregister(name)
-    return df
+    return frames
 
 
 def progress_from_snapshot(

@@ -181,3 +181,77 @@ def sync_catalogue(con: duckdb.DuckDBPyConnection, catalogue) -> None:
         )
         con.execute("delete from ref.departments where plan_code = ?", [plan.code])
         con.execute("insert into ref.departments by name select * from depts")
+
+
+# (warehouse file, plan code) -> the catalogue content this process last mirrored there.
+_SYNCED: dict[tuple[str, str], str] = {}
+
+
+def sync_catalogues(con: duckdb.DuckDBPyConnection, catalogues) -> int:
+    """sync_catalogue for several plans in one transaction; returns how many were written.
+
+    A province run mirrors 150 plans per step: one transaction instead of 150, and a plan this
+    process already mirrored unchanged into this warehouse is skipped (its ref.plans row must
+    still be there: a warehouse re-created under the same path is written again). The rows are
+    sync_catalogue's (tests/multiplan checks that both write the same).
+    """
+    import pandas as pd
+
+    db = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
+    stored = dict(con.execute("select plan_code, catalogue_sha from ref.plans").fetchall())
+    todo = []
+    for cat in {c.plan.code: c for c in catalogues}.values():
+        content = cat.model_dump_json()
+        if _SYNCED.get((db, cat.plan.code)) != content or stored.get(cat.plan.code) != cat.sha256:
+            todo.append((cat, content))
+    if not todo:
+        return 0
+    plans, rows, dept_rows = [], [], []
+    for cat, _ in todo:
+        plan = cat.plan
+        plans.append(
+            {
+                "plan_code": plan.code,
+                "name_zh": plan.name_zh,
+                "district_zh": plan.district_zh,
+                "year": plan.year,
+                "start_date": plan.start,
+                "end_date": plan.end,
+                "catalogue_sha": cat.sha256,
+            }
+        )
+        for t in cat.targets:
+            row = {"plan_code": plan.code, **t.record()}
+            baseline = row.pop("baseline")
+            row["baseline_value"] = baseline["value"] if baseline else None
+            row["baseline_unit"] = baseline["unit"] if baseline else None
+            rows.append(row)
+        dept_rows += [
+            {
+                "plan_code": plan.code,
+                "code": d.code,
+                "name_zh": d.name_zh,
+                "short_zh": d.short_zh,
+                "route": d.route,
+            }
+            for d in cat.departments
+        ]
+    new_plans = pd.DataFrame(plans)  # noqa: F841 - scanned by DuckDB below
+    targets = pd.DataFrame(rows)  # noqa: F841
+    depts = pd.DataFrame(dept_rows)  # noqa: F841
+    codes = [[cat.plan.code for cat, _ in todo]]
+    with transaction(con):
+        con.execute("delete from ref.plans where plan_code in (select unnest(?))", codes)
+        con.execute("insert into ref.plans by name select * from new_plans")
+        con.execute("delete from ref.targets where plan_code in (select unnest(?))", codes)
+        con.execute(
+            "insert into ref.targets by name select * replace (supporting::varchar[] as supporting,"
+            " profile::double[] as profile) from targets"
+        )
+        con.execute("delete from ref.departments where plan_code in (select unnest(?))", codes)
+        con.execute("insert into ref.departments by name select * from depts")
+    for cat, content in todo:
+        _SYNCED[(db, cat.plan.code)] = content
+    return len(todo)

@@ -1,23 +1,30 @@
 -- Input of kpi.progress: the figure held for each target and period on the as-of date.
 -- Only current rows count (a revision replaces what it revised, also when it lowers a value);
 -- a period that has not ended by the as-of date cannot have been reported yet.
--- Parameters: $plan_code, $year, $as_of.
-with current_rows as (
+-- Parameters: $plan_codes and $years (the plans and their years, as two lists), $as_of.
+with plans as (
+    select
+        unnest($plan_codes::varchar[]) as plan_code,
+        unnest($years::integer[]) as plan_year
+),
+
+current_rows as (
     select
         o.*,
         row_number() over (
-            partition by o.target_code, o.period
+            partition by o.plan_code, o.target_code, o.period
             order by o.received_at desc, o.revision_no desc, o.obs_id desc
         ) as pick
     from staged.observations as o
-    where o.plan_code = $plan_code
-      and o.period_year = $year
-      and o.period_end <= $as_of
+    inner join plans as p
+        on o.plan_code = p.plan_code and o.period_year = p.plan_year
+    where o.period_end <= $as_of
       and o.is_current
 ),
 
 final as (
     select
+        plan_code,
         target_code,
         period,
         period_month,
@@ -35,4 +42,4 @@ final as (
 )
 
 select * from final
-order by target_code, period_month
+order by plan_code, target_code, period_month

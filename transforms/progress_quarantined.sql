@@ -1,17 +1,24 @@
 -- Input of kpi.progress: the (target, period) pairs of which rows were quarantined.
 -- A period that has only these rows is 数据异常 rather than 缺报.
--- Parameters: $plan_code, $year, $as_of.
-with quarantined as (
+-- Parameters: $plan_codes and $years (the plans and their years, as two lists), $as_of.
+with plans as (
+    select
+        unnest($plan_codes::varchar[]) as plan_code,
+        unnest($years::integer[]) as plan_year
+),
+
+quarantined as (
     select distinct
+        r.plan_code,
         r.target_code,
         r.period,
         try_cast(substr(r.period, 6, 2) as integer) as period_month
     from staged.rejections as r
-    where r.plan_code = $plan_code
-      and r.severity = 'critical'
+    inner join plans as p on r.plan_code = p.plan_code
+    where r.severity = 'critical'
       and r.target_code is not null
       and r.period is not null
-      and try_cast(substr(r.period, 1, 4) as integer) = $year
+      and try_cast(substr(r.period, 1, 4) as integer) = p.plan_year
 ),
 
 final as (
@@ -22,4 +29,4 @@ final as (
 )
 
 select * from final
-order by target_code, period
+order by plan_code, target_code, period

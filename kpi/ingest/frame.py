@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 import pandas as pd
 
@@ -32,7 +33,22 @@ _DATE = re.compile(r"^(\d{4})(?:[-/.]|年)(\d{1,2})(?:[-/.]|月)(\d{1,2})日?$")
 
 def fold_header(text: object) -> str:
     """A header cell compared loosely: NFKC, no spaces, no required-marker '*', lower case."""
-    s = "".join(unicodedata.normalize("NFKC", str(text or "")).split())
+    return _fold_header(str(text or ""))
+
+
+# Text folding is pure and the same few strings (headers, units, names, the instruction lines
+# of the template) recur in every file: caching it is most of the cost of a row.
+_CACHE = 1 << 16
+
+
+@lru_cache(maxsize=_CACHE)
+def _header_field(text: str) -> str | None:
+    return _HEADER_LOOKUP.get(_fold_header(text))
+
+
+@lru_cache(maxsize=_CACHE)
+def _fold_header(text: str) -> str:
+    s = "".join(unicodedata.normalize("NFKC", text).split())
     return s.strip("*").lower()
 
 
@@ -60,7 +76,7 @@ def find_table(sheet: Sheet) -> Table | None:
     for i, row in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
         found: dict[str, tuple[int, str]] = {}
         for j, cell in enumerate(row):
-            f = _HEADER_LOOKUP.get(fold_header(cell)) if cell is not None else None
+            f = _header_field(str(cell)) if cell is not None else None
             if f and f not in found:  # the first of two columns for one field wins
                 found[f] = (j, str(cell).strip())
         if len(found) >= MIN_HEADER_FIELDS and (best is None or len(found) > len(best[1])):
@@ -76,6 +92,8 @@ def find_table(sheet: Sheet) -> Table | None:
 
 def cell_text(cell: object) -> str:
     """A cell as the spreadsheet shows it, for messages and raw.submission_rows."""
+    if cell.__class__ is str:  # most cells: checked first
+        return cell.strip()
     if cell is None:
         return ""
     if isinstance(cell, bool):
@@ -109,8 +127,27 @@ def parse_date(cell: object) -> date | None:
 
 
 def _fold_text(cell: object) -> str | None:
-    s = "".join(unicodedata.normalize("NFKC", cell_text(cell)).split())
+    if cell is None:
+        return None
+    return _fold_cell_text(cell_text(cell))
+
+
+@lru_cache(maxsize=_CACHE)
+def _fold_cell_text(text: str) -> str | None:
+    s = "".join(unicodedata.normalize("NFKC", text).split())
     return s or None
+
+
+def _blank(cell: object) -> bool:
+    """transforms.numbers.is_blank, cached for text cells."""
+    if cell is None:
+        return True
+    if cell.__class__ is str:
+        return _blank_text(cell)
+    return is_blank(cell)
+
+
+_blank_text = lru_cache(maxsize=_CACHE)(is_blank)
 
 
 def _is_data_row(cells: list[object], columns: dict[str, tuple[int, str]]) -> bool:
@@ -118,7 +155,7 @@ def _is_data_row(cells: list[object], columns: dict[str, tuple[int, str]]) -> bo
     for f in ("code", "period", "status", *NUMERIC_FIELDS):
         if f in columns:
             j = columns[f][0]
-            if j < len(cells) and not is_blank(cells[j]):
+            if j < len(cells) and not _blank(cells[j]):
                 return True
     return False
 
@@ -135,24 +172,40 @@ def build_frame(
     `previous` maps a target code to its current stored (period_index, period, value) triples,
     for the year-to-date check against earlier periods.
     """
-    targets = {t.code: t for t in catalogue.targets}
+    records, columns = frame_records(tables, catalogue, as_of=as_of)
+    add_previous(records, previous or {})
+    if not records:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[dict], list[str]]:
+    """The rows of build_frame as dicts (without the previous-period lookups), and its columns.
+
+    Batch ingestion works on these plain records: building a DataFrame per file would cost more
+    than reading the file.
+    """
+    lookups = _Lookups(catalogue)
     records: list[dict] = []
+    cells_of: list[dict] = []
     for t in tables:
-        for number, cells in t.rows:
-            if not _is_data_row(cells, t.columns):
+        where = [(c.field, t.columns.get(c.field, (None,))[0]) for c in COLUMNS]
+        for number, row in t.rows:
+            if not _is_data_row(row, t.columns):
                 continue
-            rec: dict = {"sheet": t.sheet, "row": number}
-            for c in COLUMNS:
-                j = t.columns.get(c.field, (None,))[0]
-                cell = cells[j] if j is not None and j < len(cells) else None
-                rec[f"{c.field}_cell"] = cell
-                rec[f"{c.field}_raw"] = cell_text(cell)
+            rec: dict = {"_rid": len(records), "sheet": t.sheet, "row": number}
+            cells = {}
+            for f, j in where:
+                cell = row[j] if j is not None and j < len(row) else None
+                cells[f] = cell
+                rec[f"{f}_raw"] = cell_text(cell)
             records.append(rec)
+            cells_of.append(cells)
 
     parsed: list[Period | None] = []
-    for rec in records:
+    for rec, cells in zip(records, cells_of, strict=True):
         try:
-            p = parse_period(rec["period_cell"]) if not is_blank(rec["period_cell"]) else None
+            p = parse_period(cells["period"]) if not _blank(cells["period"]) else None
             rec["period_detail"] = None
         except PeriodError as exc:
             p, rec["period_detail"] = None, exc.detail
@@ -162,42 +215,65 @@ def build_frame(
         [s for t in tables for s in t.titles],
         catalogue.plan.year,
     )
-    for rec, p in zip(records, parsed, strict=True):
-        _derive(rec, with_year(p, year) if p else None, targets, catalogue)
+    for rec, cells, p in zip(records, cells_of, parsed, strict=True):
+        _derive(rec, cells, with_year(p, year) if p else None, lookups)
     _add_duplicates(records)
-    _add_previous(records, previous or {})
 
-    frame = pd.DataFrame.from_records(records) if records else _empty_frame(targets, catalogue)
-    frame = frame.drop(columns=[c for c in frame.columns if c.endswith("_cell")])
-    frame.insert(0, "_rid", range(len(frame)))
     present = set.intersection(*(set(t.columns) for t in tables)) if tables else set()
     # A column absent from some sheet is absent from the file: the suite checks required ones.
-    frame = frame.drop(columns=[f"{c.field}_raw" for c in COLUMNS if c.field not in present])
-    return frame
+    absent = [f"{c.field}_raw" for c in COLUMNS if c.field not in present]
+    for rec in records:
+        for k in absent:
+            del rec[k]
+    if not records:
+        columns = [k for k in _empty_columns(lookups) if k not in absent]
+    else:
+        columns = list(records[0])
+        # Rows differ only by the keys set for some kinds (kind_fields_zh): a longer row adds.
+        for rec in records:
+            if len(rec) != len(columns):
+                columns += [k for k in rec if k not in columns]
+    columns += [k for k in ("previous_value", "previous_period") if k not in columns]
+    return records, columns
 
 
-def _empty_frame(targets: dict, catalogue) -> pd.DataFrame:
-    """A frame with no rows but every column, so that each rule still finds its column."""
-    rec: dict = {"sheet": "", "row": 0}
+def _empty_columns(lookups: _Lookups) -> list[str]:
+    """Every column of a frame, for a file without data rows: each rule still finds its column."""
+    rec: dict = {"_rid": 0, "sheet": "", "row": 0}
     for c in COLUMNS:
-        rec[f"{c.field}_cell"], rec[f"{c.field}_raw"] = None, ""
-    _derive(rec, None, targets, catalogue)
+        rec[f"{c.field}_raw"] = ""
+    _derive(rec, dict.fromkeys((c.field for c in COLUMNS), None), None, lookups)
     _add_duplicates([rec])
-    _add_previous([rec], {})
-    return pd.DataFrame(columns=list(rec))
+    return list(rec)
 
 
-def _derive(rec: dict, period: Period | None, targets: dict, catalogue) -> None:
+class _Lookups:
+    """A catalogue's targets and departments by key, built once per file instead of per row."""
+
+    def __init__(self, catalogue):
+        self.catalogue = catalogue
+        self.targets = {t.code: t for t in catalogue.targets}
+        self.departments = {d.code: d for d in catalogue.departments}
+        self._named: dict[str, object] = {}
+
+    def resolve(self, text: str):
+        """catalogue.resolve_department, remembered for the file."""
+        if text not in self._named:
+            self._named[text] = self.catalogue.resolve_department(text)
+        return self._named[text]
+
+
+def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) -> None:
     """Parse one row and add the lookups and bounds its rules need."""
-    dept = catalogue.resolve_department(_fold_text(rec["department_cell"]) or "")
+    dept = lookups.resolve(_fold_text(cells["department"]) or "")
     rec["department_code"] = dept.code if dept else None
-    code = (_fold_text(rec["code_cell"]) or "").lower() or None
+    code = (_fold_text(cells["code"]) or "").lower() or None
     rec["code"] = code
-    target = targets.get(code) if code else None
+    target = lookups.targets.get(code) if code else None
     kind = target.kind if target else None
     rec["target_kind"] = kind
     rec["lead_department"] = target.department if target else None
-    lead = catalogue.department(target.department) if target else None
+    lead = lookups.departments[target.department] if target else None
     rec["lead_name"] = lead.short_zh if lead else ""
 
     rec["period"] = period.key if period else None
@@ -208,9 +284,9 @@ def _derive(rec: dict, period: Period | None, targets: dict, catalogue) -> None:
 
     nums = {}
     for f in NUMERIC_FIELDS:
-        rec[f"{f}_present"] = not is_blank(rec[f"{f}_cell"])
+        rec[f"{f}_present"] = not _blank(cells[f])
         try:
-            n = parse_number(rec[f"{f}_cell"])
+            n = parse_number(cells[f])
             rec[f"{f}_detail"] = None
         except NumberError as exc:
             n, rec[f"{f}_detail"] = None, exc.detail
@@ -221,7 +297,7 @@ def _derive(rec: dict, period: Period | None, targets: dict, catalogue) -> None:
     # Growth and reference figures are percentages as written; levels convert to a unit.
     rec["growth_pct"] = rec["growth_pct_num"]
     rec["reference_value"] = rec["reference_value_num"]
-    unit_raw = _fold_text(rec["unit_cell"])
+    unit_raw = _fold_text(cells["unit"])
     rec["unit"], rec["unit_detail"] = None, None
     rec["value"], rec["prior_value"] = None, None
     if target is not None:
@@ -239,11 +315,11 @@ def _derive(rec: dict, period: Period | None, targets: dict, catalogue) -> None:
         rec[f"{f}_converted"] = (rec[f] is not None) if given else None
     rec["value_min"], rec["value_max"] = _value_bounds(target, rec["unit"])
 
-    status = _fold_text(rec["status_cell"])
+    status = _fold_text(cells["status"])
     rec["status"] = status
     rec["milestone_status"] = STATUS_VOCAB.get(status or "")
-    done_cell = rec["completion_date_cell"]
-    rec["completion_date_present"] = not is_blank(done_cell)
+    done_cell = cells["completion_date"]
+    rec["completion_date_present"] = not _blank(done_cell)
     done = parse_date(done_cell) if rec["completion_date_present"] else None
     rec["completion_date"] = done.isoformat() if done else None
     rec["completion_date_valid"] = (done is not None) if rec["completion_date_present"] else None
@@ -254,7 +330,7 @@ def _derive(rec: dict, period: Period | None, targets: dict, catalogue) -> None:
         rec["kind_filled"], rec["kind_field"] = None, None
     else:
         fields = KIND_FIELDS[kind]
-        filled = {f: not is_blank(rec[f"{f}_cell"]) for f in (*fields, "value")}
+        filled = {f: not _blank(cells[f]) for f in (*fields, "value")}
         if (
             kind == "growth_rate"
         ):  # growth given, or computed from this year's and last year's levels
@@ -270,6 +346,28 @@ def _to_canonical(
 ) -> tuple[float, str]:
     """A level in the canonical unit of its target (or of its own unit for growth kinds)."""
     written = unit_raw or ("%" if percent else None)
+    key = (written, percent, unit_to)
+    if key not in _CONVERSIONS:
+        try:
+            _CONVERSIONS[key] = _conversion(written, percent, unit_to)
+        except UnitError as exc:
+            _CONVERSIONS[key] = exc
+    hit = _CONVERSIONS[key]
+    if isinstance(hit, UnitError):
+        raise UnitError(str(hit))
+    unit, f_from, f_to = hit
+    # The arithmetic of transforms.units.convert, so that the stored value is bit-identical.
+    return (value * f_from if f_to is None else value * f_from / f_to), unit
+
+
+# (unit as written, percent sign, target unit) -> conversion or its error: a few dozen keys.
+_CONVERSIONS: dict[tuple, tuple | UnitError] = {}
+
+
+def _conversion(
+    written: str | None, percent: bool, unit_to: str | None
+) -> tuple[str, float, float | None]:
+    """(canonical unit, factor from the written unit, factor to the target's), or UnitError."""
     if written is None:
         expected = f"（应为“{unit_to}”或可换算的单位）" if unit_to else ""
         raise UnitError(f"无法确定数值的单位{expected}")
@@ -277,10 +375,14 @@ def _to_canonical(
         raise UnitError(f"数值带百分号，与计量单位“{written}”不符")
     if unit_to is None:
         unit, factor = canonical(written)
-        return value * factor, unit
+        return unit, factor, None
     try:
         unit = canonical(unit_to)[0]
-        return convert(value, written, unit), unit
+        c_from, f_from = canonical(written)
+        c_to, f_to = canonical(unit)
+        if c_from != c_to:
+            convert(1.0, written, unit)  # raises the UnitError of transforms.units
+        return unit, f_from, f_to
     except UnitError as exc:
         raise UnitError(f"计量单位“{written}”无法换算为指标的计量单位“{unit_to}”") from exc
 
@@ -316,7 +418,7 @@ def _add_duplicates(records: list[dict]) -> None:
         )
 
 
-def _add_previous(records: list[dict], previous: dict[str, list[tuple[int, str, float]]]) -> None:
+def add_previous(records: list[dict], previous: dict[str, list[tuple[int, str, float]]]) -> None:
     """The latest earlier year-to-date value of the same target, from this file or the warehouse."""
     pool: dict[str, list[tuple[int, str, float]]] = {k: list(v) for k, v in previous.items()}
     for rec in records:

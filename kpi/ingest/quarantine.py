@@ -45,18 +45,22 @@ def location(file_name: str, sheet: str, row: int, single_csv: bool) -> str:
 
 
 def row_entries(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | list[dict],
     findings: list[Finding],
     *,
     file_name: str,
     headers: dict[str, dict[str, str]],
     params: dict,
 ) -> list[dict]:
-    """One entry per (row, failed row-level rule): sheet, row, column, value as written, reason."""
-    if frame.empty:
+    """One entry per (row, failed row-level rule): sheet, row, column, value as written, reason.
+
+    `frame` is the file's frame, or its rows as dicts (batch ingestion never builds the frame).
+    """
+    records = frame.to_dict("records") if isinstance(frame, pd.DataFrame) else frame
+    if not records:
         return []
-    by_rid = {int(rec["_rid"]): rec for rec in frame.to_dict("records")}
-    single_csv = set(frame["sheet"]) == {"csv"}
+    by_rid = {int(rec["_rid"]): rec for rec in records}
+    single_csv = {rec["sheet"] for rec in records} == {"csv"}
     out: list[dict] = []
     seen: set[tuple] = set()
     for f in findings:

@@ -1,10 +1,9 @@
-"""Warehouse reads and writes of ingestion: one submission loads in one transaction."""
+"""Warehouse reads and writes of ingestion: a batch of submissions loads in one transaction."""
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -53,32 +52,9 @@ OBS_COLUMNS = [
 ]
 
 
-class Duplicate(Exception):
-    """The same bytes were stored meanwhile; nothing was written."""
-
-
 def q(name: str) -> str:
     """The text of one of this package's .sql files."""
     return sql_file(name, SQL)
-
-
-def lookup_submission(con: duckdb.DuckDBPyConnection, submission_id: str) -> dict | None:
-    """The stored submission with this content hash, if any."""
-    cur = con.execute(q("submission_lookup"), [submission_id])
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return dict(zip([d[0] for d in cur.description], row, strict=True))
-
-
-def current_values(con: duckdb.DuckDBPyConnection, plan_code: str) -> dict[str, list[tuple]]:
-    """target -> [(period_index, period, value)] of the current stored values of a plan."""
-    out: dict[str, list[tuple]] = {}
-    for code, year, month, period, value in con.execute(
-        q("current_values"), [plan_code]
-    ).fetchall():
-        out.setdefault(code, []).append((year * 12 + month - 1, period, value))
-    return out
 
 
 def _same(a: object, b: object) -> bool:
@@ -89,7 +65,14 @@ def _same(a: object, b: object) -> bool:
         return blank(a) and blank(b)
     if isinstance(a, int | float) and isinstance(b, int | float):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, date) and isinstance(b, date):
+        # A stored date comes back as a timestamp at midnight: the same day is the same date.
+        return _day(a) == _day(b)
     return str(a) == str(b)
+
+
+def _day(x: date) -> date:
+    return x.date() if isinstance(x, datetime) else x
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -98,70 +81,78 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     )
 
 
-def load_submission(
-    con: duckdb.DuckDBPyConnection,
-    submission: dict,
-    rows: list[dict],
-    observations: list[dict],
-    rejections: list[dict],
-    make_receipt: Callable[[int, int], dict],
-) -> tuple[int, int, dict]:
-    """Store a submission, its rows, observations (with revisions) and rejections atomically.
-
-    Returns (revisions, unchanged, receipt). Raises Duplicate, writing nothing, when the same
-    bytes were stored meanwhile.
-    """
-    with transaction(con):
-        if lookup_submission(con, submission["submission_id"]) is not None:
-            raise Duplicate(submission["submission_id"])
-        new_obs = _frame(observations, OBS_COLUMNS)
-        revisions = unchanged = 0
-        if observations:
-            con.register("new_obs", new_obs)
-            try:
-                current = con.execute(q("current_for_new")).df()
-            finally:
-                con.unregister("new_obs")
-            by_key = {(r.target_code, r.period): r for r in current.itertuples(index=False)}
-            keep = []
-            for obs in observations:
-                old = by_key.get((obs["target_code"], obs["period"]))
-                if old is None:
-                    keep.append(obs)
-                elif all(_same(obs[f], getattr(old, f)) for f in PAYLOAD):
-                    unchanged += 1  # the same value again is not a revision
-                else:
-                    obs.update(revision_no=int(old.revision_no) + 1, supersedes=old.obs_id)
-                    revisions += 1
-                    keep.append(obs)
-            new_obs = _frame(keep, OBS_COLUMNS)
-        receipt = make_receipt(revisions, unchanged)
-        record = {
-            **submission,
-            "n_revisions": revisions,
-            "n_unchanged": unchanged,
-            "receipt": json.dumps(receipt, ensure_ascii=False, default=str),
-        }
-        _insert(con, "new_submission", pd.DataFrame([record]), "insert_submission")
-        if rows:
-            _insert(con, "new_rows", _frame(rows, list(rows[0])), "insert_rows")
-        if not new_obs.empty:
-            con.register("new_obs", new_obs)
-            try:
-                con.execute(q("supersede"))
-                con.execute(q("insert_observations"))
-            finally:
-                con.unregister("new_obs")
-        if rejections:
-            _insert(
-                con, "new_rejections", _frame(rejections, list(rejections[0])), "insert_rejections"
-            )
-    return revisions, unchanged, receipt
-
-
 def _insert(con: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFrame, sql: str) -> None:
     con.register(view, frame)
     try:
         con.execute(q(sql))
     finally:
         con.unregister(view)
+
+
+def lookup_submissions(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, dict]:
+    """The stored submissions among these content hashes, by hash."""
+    if not ids:
+        return {}
+    cur = con.execute(q("submissions_lookup_many"), {"ids": list(dict.fromkeys(ids))})
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    return {r[0]: dict(zip(names, r, strict=True)) for r in rows}
+
+
+def current_for_targets(
+    con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, object]]:
+    """(plan, target) -> {period: current stored row} for the pairs a batch reports.
+
+    The rows come as load_submission reads them (a pandas frame), so that comparing a new value
+    with a stored one works the same way whether the stored one is in the warehouse or was
+    loaded earlier in the same batch.
+    """
+    out: dict[tuple[str, str], dict[str, object]] = {p: {} for p in pairs}
+    if not pairs:
+        return out
+    params = {"plans": [p for p, _ in pairs], "targets": [t for _, t in pairs]}
+    current = con.execute(q("current_for_targets"), params).df()
+    for r in current.itertuples(index=False):
+        out[(r.plan_code, r.target_code)][r.period] = r
+    return out
+
+
+def compare(obs: dict, old) -> tuple[str, int, str | None]:
+    """How a new accepted row relates to the current stored one: new, unchanged or revision."""
+    if old is None:
+        return "new", 1, None
+    if all(_same(obs[f], getattr(old, f)) for f in PAYLOAD):
+        return "unchanged", int(old.revision_no), None
+    return "revision", int(old.revision_no) + 1, old.obs_id
+
+
+def load_batch(
+    con: duckdb.DuckDBPyConnection,
+    submissions: list[dict],
+    rows: list[dict],
+    observations: list[dict],
+    rejections: list[dict],
+    superseded: list[str],
+) -> None:
+    """Store the submissions of a batch with their rows, observations and rejections at once.
+
+    One transaction: a crash leaves nothing of any file of the batch. `superseded` are stored
+    observations that revisions of this batch replace.
+    """
+    # DuckDB types a pandas column of Python objects from its first 1,000 values by default:
+    # a batch's column can be empty that long (no revision yet) and hold text further down.
+    longest = max(len(submissions), len(rows), len(observations), len(rejections), 1000)
+    con.execute(f"set pandas_analyze_sample = {int(longest)}")
+    with transaction(con):
+        if submissions:
+            _insert(con, "new_submission", pd.DataFrame(submissions), "insert_submission")
+        if rows:
+            _insert(con, "new_rows", _frame(rows, list(rows[0])), "insert_rows")
+        if superseded:
+            _insert(con, "superseded", pd.DataFrame({"obs_id": superseded}), "supersede_ids")
+        if observations:
+            _insert(con, "new_obs", _frame(observations, OBS_COLUMNS), "insert_observations")
+        if rejections:
+            frame = _frame(rejections, list(rejections[0]))
+            _insert(con, "new_rejections", frame, "insert_rejections")

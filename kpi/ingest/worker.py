@@ -1,0 +1,6 @@
+"""A parsing worker of a large ingest run: `python -m kpi.ingest.worker` (see kpi.ingest.prepare)."""
+
+from kpi.ingest.prepare import serve
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,54 @@
+"""Two plans in one warehouse: real submission files for either plan, and warehouse readers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+AS_OF = date(2023, 7, 15)
+HEADER = [
+    "填报单位",
+    "报告期",
+    "指标代码",
+    "指标名称",
+    "计量单位",
+    "数值",
+    "同比增长(%)",
+    "上年同期值",
+    "参照值",
+    "进展状态",
+    "完成日期",
+    "备注",
+]
+
+
+def row(dept, period, code, unit=None, value=None, growth=None, status=None, done=None) -> list:
+    """One template row in HEADER order."""
+    return [dept, period, code, "", unit, value, growth, None, None, status, done, None]
+
+
+def write_csv(path: Path, rows: list[list]) -> Path:
+    """A UTF-8 .csv as a department saves the template."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    for r in [HEADER, *rows]:
+        w.writerow(["" if v is None else v for v in r])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue().encode("utf-8"))
+    return path
+
+
+def query(cfg, sql: str, params: list | None = None, *, snapshot: bool = False) -> list[dict]:
+    """Rows of a query on the warehouse (or the published snapshot) as dicts."""
+    path = cfg.snapshot if snapshot else cfg.warehouse
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cur = con.execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
