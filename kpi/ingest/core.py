@@ -109,20 +109,32 @@ def ingest_plans(
 def ingest_inbox(
     cfg: Settings, catalogue, *, as_of: date | None = None, run_id: str | None = None
 ) -> list[dict]:
-    """Ingest every file in the inbox in arrival order (mtime, name); each leaves the inbox."""
+    """Ingest every file in the plan's inbox in arrival order (mtime, name); each leaves it."""
     as_of = as_of or datetime.now(cfg.tz).date()
-    cfg.inbox.mkdir(parents=True, exist_ok=True)
-    files = [
-        p
-        for p in cfg.inbox.iterdir()
-        if p.is_file() and not p.name.startswith((".", "~$"))  # hidden and Office lock files
-    ]
-    files.sort(key=lambda p: (p.stat().st_mtime, p.name))
+    files = inbox_files(cfg, catalogue.plan.code)
     if not files:
         return []
     jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
     _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
     return [job.receipt for job in jobs]
+
+
+def inbox_files(cfg: Settings, plan_code: str) -> list[Path]:
+    """A plan's waiting files: inbox/<plan>/, and the inbox's top level for the default plan.
+
+    Several plans share one warehouse but never one folder of files: a district's file must
+    not be read against another district's catalogue (the department register is shared).
+    """
+    cfg.inbox.mkdir(parents=True, exist_ok=True)
+    folders = [cfg.inbox / plan_code] + ([cfg.inbox] if plan_code == cfg.plan else [])
+    files = [
+        p
+        for folder in folders
+        if folder.is_dir()
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith((".", "~$"))  # hidden and Office lock files
+    ]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
 def _sync(cfg: Settings, catalogues) -> None:

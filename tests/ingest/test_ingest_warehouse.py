@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -159,6 +160,7 @@ def test_received_at_is_the_files_mtime_unless_given(cfg, tiny_catalogue, tmp_pa
 
 
 def test_the_inbox_is_processed_in_arrival_order_and_emptied(cfg, tiny_catalogue, tmp_path):
+    cfg = replace(cfg, plan=tiny_catalogue.plan.code)  # the default plan reads the top level
     cfg.inbox.mkdir(parents=True)
     # "a" arrives after "b": by name it would come first, by arrival it is the revision.
     late = write_csv(cfg.inbox / "a.csv", [r("发改委", "2023-06", "investment_total", "亿元", 110)])
@@ -190,6 +192,7 @@ def test_the_inbox_is_processed_in_arrival_order_and_emptied(cfg, tiny_catalogue
 def test_a_file_put_back_in_the_inbox_is_a_duplicate_and_leaves_it_again(
     cfg, tiny_catalogue, tmp_path
 ):
+    cfg = replace(cfg, plan=tiny_catalogue.plan.code)  # the default plan reads the top level
     cfg.inbox.mkdir(parents=True)
     rows = [r("科技局", "2023-06", "hightech_firms", "家", 3)]
     write_csv(cfg.inbox / "x.csv", rows)

@@ -244,3 +244,22 @@ def test_kpi_status_reports_the_plan_named_by_the_group_option(cfg, east, west, 
     assert out["east-2023"]["investment_total"]["status"] == "正常"
     assert out["west-2023"]["investment_total"]["status"] == "严重滞后"
     assert {r["plan_code"] for r in out["west-2023"].values()} == {"west-2023"}
+
+
+def test_each_plan_reads_only_its_own_inbox_folder(cfg, east, west, tmp_path):
+    from dataclasses import replace
+
+    from kpi.ingest import ingest_inbox
+
+    cfg = replace(cfg, plan=east.plan.code)  # east is the default plan: it owns the top level
+    _investment(cfg.inbox, "发改委_默认.csv", 120)
+    _investment(cfg.inbox / east.plan.code, "发改委_东.csv", 121)
+    _investment(cfg.inbox / west.plan.code, "发改委_西.csv", 60)
+
+    west_receipts = ingest_inbox(cfg, west, as_of=AS_OF)
+    assert [r["file"] for r in west_receipts] == ["发改委_西.csv"]
+    assert (cfg.inbox / "发改委_默认.csv").exists()  # left for the default plan
+
+    east_receipts = ingest_inbox(cfg, east, as_of=AS_OF)
+    assert sorted(r["file"] for r in east_receipts) == ["发改委_东.csv", "发改委_默认.csv"]
+    assert not any(p.is_file() for p in cfg.inbox.rglob("*"))

@@ -1,7 +1,7 @@
 -- Layer: raw (submissions and rows as received) and staged (typed observations).
 
 create table if not exists raw.submissions (
-    submission_id varchar primary key,       -- sha256 of the file's bytes
+    submission_id varchar primary key,       -- sha256 of the bytes (salted with the plan code when another plan holds the same bytes)
     plan_code     varchar not null,
     department_code varchar,                 -- null when the file names none we know
     file_name     varchar not null,          -- name as received
