@@ -122,29 +122,33 @@ def build_suite(rules: tuple[Rule, ...], params: dict, name: str = "submission")
 
 def run_rules(frame: pd.DataFrame, rules: tuple[Rule, ...], params: dict) -> list[Finding]:
     """Validate the frame with GX; return every failed rule with its failing rows."""
+    findings = []
+    for rule, rids, result in _failures(frame, build_suite(rules, params), rules, _RID):
+        if rule.scope == "row" and not rids:
+            # A row rule failing without failing rows means it could not look (e.g. a column
+            # missing from the frame): a bug, never a pass and never a silent refusal.
+            raise RuntimeError(f"expectation {rule.id} failed without rows: {result}")
+        findings.append(Finding(rule, sorted(set(rids)), result))
+    return findings
+
+
+def _failures(frame: pd.DataFrame, suite, rules, index_col: str):
+    """Run a suite on a frame once; yield (rule, failing index values, result) per failed rule."""
     _, bd = _batch_definition()
-    suite = build_suite(rules, params)
     by_id = {r.id: r for r in rules}
     batch = bd.get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(
         suite,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [_RID]},
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [index_col]},
     )
-    findings = []
     for r in result.results:
         rule = by_id[r.expectation_config.meta["id"]]
         if r.exception_info.get("raised_exception"):
             # A rule that cannot run is a bug in the suite or the frame, never a pass.
             raise RuntimeError(f"expectation {rule.id} failed to run: {r.exception_info}")
-        if r.success:
-            continue
-        rids = [int(i[_RID]) for i in (r.result.get("unexpected_index_list") or [])]
-        if rule.scope == "row" and not rids:
-            # A row rule failing without failing rows means it could not look (e.g. a column
-            # missing from the frame): a bug, never a pass and never a silent refusal.
-            raise RuntimeError(f"expectation {rule.id} failed without rows: {r.result}")
-        findings.append(Finding(rule, sorted(set(rids)), dict(r.result)))
-    return findings
+        if not r.success:
+            ids = [int(i[index_col]) for i in (r.result.get("unexpected_index_list") or [])]
+            yield rule, ids, dict(r.result)
 
 
 # --- many files in one validation --------------------------------------------------------------
@@ -320,25 +324,11 @@ def _run_together(
             for c in columns:
                 data[c].append(rec.get(c))
     frame = pd.DataFrame({_GID: range(len(owner)), _FILE: file_col, **data})
-    _, bd = _batch_definition()
-    keyed = tuple(_keyed(r) for r in rules)
-    suite = build_suite(keyed, params)
-    by_id = {r.id: r for r in rules}
-    batch = bd.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(
-        suite,
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [_GID]},
-    )
+    suite = build_suite(tuple(_keyed(r) for r in rules), params)
     out = []
-    for r in result.results:
-        rule = by_id[r.expectation_config.meta["id"]]
-        if r.exception_info.get("raised_exception"):
-            raise RuntimeError(f"expectation {rule.id} failed to run: {r.exception_info}")
-        if r.success:
-            continue
-        gids = [int(i[_GID]) for i in (r.result.get("unexpected_index_list") or [])]
+    for rule, gids, result in _failures(frame, suite, rules, _GID):
         if not gids:
-            raise RuntimeError(f"expectation {rule.id} failed without rows: {r.result}")
+            raise RuntimeError(f"expectation {rule.id} failed without rows: {result}")
         per_file: dict[int, set[int]] = {}
         for g in gids:
             i, rid = owner[g]
