@@ -14,45 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from kpi.config import ROOT
+from kpi.progress import COLUMNS
 
-# The mart.progress contract (kpi.progress writes it; migration 020 once it exists).
-PROGRESS_DDL = """
-create table if not exists mart.progress (
-    plan_code varchar, as_of date, target_code varchar, name_zh varchar, kind varchar,
-    department_code varchar, headline boolean, firmness varchar, unit varchar,
-    target_value double, actual double, expected double, completion_rate double,
-    time_progress double, gap_pp double, projection double, status varchar,
-    data_status varchar, outlook varchar, latest_period varchar, computed boolean,
-    days_overdue integer, detail_zh varchar, computed_at timestamp,
-    primary key (plan_code, as_of, target_code)
-)
-"""
-PROGRESS_COLUMNS = [
-    "plan_code",
-    "as_of",
-    "target_code",
-    "name_zh",
-    "kind",
-    "department_code",
-    "headline",
-    "firmness",
-    "unit",
-    "target_value",
-    "actual",
-    "expected",
-    "completion_rate",
-    "time_progress",
-    "gap_pp",
-    "projection",
-    "status",
-    "data_status",
-    "outlook",
-    "latest_period",
-    "computed",
-    "days_overdue",
-    "detail_zh",
-    "computed_at",
-]
+PROGRESS_COLUMNS = list(COLUMNS)  # mart.progress, as kpi.progress writes it
 _COMPLETION = {"已完成": 100.0, "正常": 52.0, "预警": 46.0, "滞后": 40.0, "严重滞后": 30.0}
 _OUTLOOK = {
     "正常": "进展顺利",

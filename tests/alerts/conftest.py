@@ -10,7 +10,6 @@ import pytest
 import yaml
 from alerts_support import (
     PROGRESS_COLUMNS,
-    PROGRESS_DDL,
     SHARED,
     FakeWeCom,
     SmtpSink,
@@ -30,7 +29,6 @@ def put_progress(cfg: Settings):
     def put(catalogue: Catalogue, as_of: date, statuses: dict | None = None, **per_target):
         statuses = statuses or {}
         with connect(cfg) as con:
-            con.execute(PROGRESS_DDL)
             con.execute(
                 "delete from mart.progress where plan_code = ? and as_of = ?",
                 [catalogue.plan.code, as_of],
