@@ -9,21 +9,10 @@ from pathlib import Path
 
 import duckdb
 
+from kpi.contract import COLUMNS
+
 AS_OF = date(2023, 7, 15)
-HEADER = [
-    "填报单位",
-    "报告期",
-    "指标代码",
-    "指标名称",
-    "计量单位",
-    "数值",
-    "同比增长(%)",
-    "上年同期值",
-    "参照值",
-    "进展状态",
-    "完成日期",
-    "备注",
-]
+HEADER = [c.header_zh for c in COLUMNS]  # the template contract, in its order
 
 
 def row(dept, period, code, unit=None, value=None, growth=None, status=None, done=None) -> list:
