@@ -9,7 +9,7 @@ from prefect.runtime import flow_run
 
 from flows import tasks
 from flows.artifacts import nightly_artifacts
-from kpi import pipeline
+from kpi import clock, pipeline
 
 
 @flow(name="nightly")
@@ -21,7 +21,7 @@ def nightly(
 ) -> dict:
     """Judge every target as of a date (default: yesterday) and raise the alerts it implies."""
     cfg = pipeline.resolve_settings(home)
-    now = now or datetime.now(cfg.tz)
+    now = now or clock.now(cfg.tz)
     as_of = as_of or pipeline.default_as_of(now.astimezone(cfg.tz))
     run_id = flow_run.id or pipeline.new_run_id()
     with pipeline.pipeline_run(cfg, plan or cfg.plan, as_of, now=now, run_id=run_id) as run:

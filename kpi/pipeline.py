@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from kpi import clock
 from kpi.catalogue import Catalogue, load_catalogue
 from kpi.config import ROOT, Settings, load_settings
 from kpi.warehouse import connect, pipeline_lock, publish_snapshot, sql_file, sync_catalogue
@@ -187,7 +188,7 @@ def jsonable(value: Any) -> Any:
 
 def _start_run(run: Run) -> None:
     with connect(run.cfg) as con:
-        now = _local_naive(datetime.now(run.cfg.tz), run.cfg)
+        now = clock.local_now(run.cfg.tz)
         con.execute(sql_file("abandon_runs", RUNS_SQL), {"now": now})
         con.execute(
             sql_file("start_run", RUNS_SQL),
@@ -212,7 +213,7 @@ def _finish_run(run: Run, status: str) -> None:
             {
                 "run_id": run.run_id,
                 "status": status,
-                "finished_at": _local_naive(datetime.now(run.cfg.tz), run.cfg),
+                "finished_at": clock.local_now(run.cfg.tz),
                 **counts,
             },
         )
@@ -236,7 +237,7 @@ def pipeline_run(
             cfg=cfg,
             catalogue=load_plan(cfg, plan),
             as_of=as_of,
-            now=now or datetime.now(cfg.tz),
+            now=now or clock.now(cfg.tz),
             run_id=run_id or new_run_id(),
             flow=flow,
         )
@@ -348,7 +349,7 @@ def run_deliver(cfg: Settings, now: datetime | None = None, *, lock_wait: float 
 
     wait = cfg.lock_wait_seconds if lock_wait is None else lock_wait
     with pipeline_lock(cfg, wait_seconds=wait):
-        result = deliver(cfg, now or datetime.now(cfg.tz))
+        result = deliver(cfg, now or clock.now(cfg.tz))
     log.info("deliver done: %s", result)
     return result
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from kpi import clock
 from kpi.config import Settings
 from kpi.contract import reporting_months
 from kpi.warehouse import connect, sql_file, sync_catalogues, transaction
@@ -323,7 +324,7 @@ def compute_progress_many(
     """compute_progress for several plans at once (one connection, one transaction); by plan."""
     as_of = _as_date(as_of)
     th = load_thresholds(cfg.status_config)
-    computed_at = now or datetime.now(cfg.tz).replace(tzinfo=None)
+    computed_at = now or clock.local_now(cfg.tz)
     cats = list({c.plan.code: c for c in catalogues}.values())
     if not cats:
         return {}
@@ -388,7 +389,7 @@ def progress_from_snapshot(
         as_of,
         th,
         read_inputs(con, catalogue, as_of),
-        datetime.now(cfg.tz).replace(tzinfo=None),
+        clock.local_now(cfg.tz),
     )
     return df, as_of, False
 

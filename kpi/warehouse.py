@@ -9,11 +9,11 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from kpi import clock
 from kpi.config import ROOT, Settings
 
 MIGRATIONS = ROOT / "warehouse" / "migrations"
@@ -55,7 +55,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             con.execute(expand_includes(path.read_text(encoding="utf-8")))
             con.execute(
                 "insert into meta.schema_version values (?, ?, ?)",
-                [version, path.stem, datetime.now()],
+                [version, path.stem, clock.local_now()],
             )
             con.execute("commit")
         except Exception:

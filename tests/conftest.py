@@ -15,6 +15,12 @@ from kpi.config import ROOT, Settings, load_settings
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+# The suite never reads the wall clock: "now" is this moment unless a test sets another
+# (KPI_NOW, inherited by every subprocess; kpi.clock.frozen within the process). It is the
+# morning after the demo's as-of date, outside quiet hours.
+TEST_NOW = "2023-07-16T09:00:00+08:00"
+os.environ["KPI_NOW"] = TEST_NOW
+
 TINY_REPORT = textwrap.dedent(
     """\
     主要预期目标是：GDP 增长 8.5%以上。推进项目，完成投资 227.4亿元。
@@ -135,6 +141,13 @@ def write_catalogue(folder: Path, targets: list[dict], plan_code: str = "tiny-20
     path = folder / f"{plan_code}.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True)
+def fixed_now(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test starts at TEST_NOW, whatever an earlier test set."""
+    monkeypatch.setenv("KPI_NOW", TEST_NOW)
+    return TEST_NOW
 
 
 @pytest.fixture

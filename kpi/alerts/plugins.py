@@ -208,7 +208,9 @@ def send_sink(body: str, title: str, notify_type: str, meta: dict, *args, **kwar
     base = ctx.sinks_dir or Path(meta.get("dir") or "sinks")
     folder = Path(base) / channel / tag
     folder.mkdir(parents=True, exist_ok=True)
-    stem = str(ctx.message_id if ctx.message_id is not None else int(time.time() * 1000))
+    stem = str(
+        ctx.message_id if ctx.message_id is not None else time.time_ns()
+    )  # wall clock: a unique name only
     if channel == "email":
         name, content = f"{stem}.html", body
     elif ctx.msgtype == "text":

@@ -27,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+from kpi import clock
 from kpi.config import Settings
 from kpi.contract import COLUMNS, STATUS_VOCAB
 from kpi.ingest.frame import add_previous
@@ -94,7 +95,7 @@ def ingest_plans(
     chunk, not once per plan. `workers` processes parse files ahead (default: the CPUs for a
     large run, none for a small one).
     """
-    as_of = as_of or datetime.now(cfg.tz).date()
+    as_of = as_of or clock.today(cfg.tz)
     batches = [(cat, [Path(p) for p in paths]) for cat, paths in batches]
     jobs = [
         _File(n, cat, p, from_inbox=False) for n, (cat, paths) in enumerate(batches) for p in paths
@@ -110,7 +111,7 @@ def ingest_inbox(
     cfg: Settings, catalogue, *, as_of: date | None = None, run_id: str | None = None
 ) -> list[dict]:
     """Ingest every file in the plan's inbox in arrival order (mtime, name); each leaves it."""
-    as_of = as_of or datetime.now(cfg.tz).date()
+    as_of = as_of or clock.today(cfg.tz)
     files = inbox_files(cfg, catalogue.plan.code)
     if not files:
         return []
@@ -456,7 +457,7 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
         **base,
         "department_code": dept,
         "archive_path": _rel(cfg, archive_path),
-        "ingested_at": datetime.now(cfg.tz).replace(tzinfo=None),
+        "ingested_at": clock.local_now(cfg.tz),
         "status": status,
         "reason_zh": None,
         "n_rows": len(records),
@@ -617,7 +618,7 @@ def _refused_records(cfg: Settings, f: _File, submissions: list, rejections: lis
         **base,
         "department_code": None,
         "archive_path": _rel(cfg, dest),
-        "ingested_at": datetime.now(cfg.tz).replace(tzinfo=None),
+        "ingested_at": clock.local_now(cfg.tz),
         "status": "rejected",
         "reason_zh": r.reason,
         "n_rows": 0,

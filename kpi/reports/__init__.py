@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
+from kpi import clock
 from kpi.catalogue import Catalogue
 from kpi.config import Settings
 from kpi.reports.data import NoProgressError, ReportData, latest_as_of, load_report_data
@@ -57,7 +58,7 @@ def write_reports(
     docs = build_data_docs(cfg, catalogue.plan.code, as_of, paths["data_docs"].parent)
     page = render_html(
         data,
-        generated_at=datetime.now(cfg.tz).replace(tzinfo=None),
+        generated_at=clock.local_now(cfg.tz),
         data_docs_href=_relative(docs.index, out_dir) if docs else None,
         doc_pages={sid: _relative(p, out_dir) for sid, p in docs.pages.items()} if docs else {},
     )

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from kpi import clock
 from kpi.config import Settings
 from kpi.reports.data import has_table, query
 from kpi.warehouse import connect
@@ -130,7 +131,7 @@ def store_validation_result(
                 ),
             )
         )
-    run_time = run_time or datetime.now()
+    run_time = run_time or clock.local_now()
     meta = {**_escaped(doc.get("meta") or {}), **_batch_meta(file_name, run_name, run_time)}
     clean = ExpectationSuiteValidationResult(
         success=bool(doc.get("success")),

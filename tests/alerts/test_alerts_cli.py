@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kpi.alerts import raise_alerts
-from kpi.alerts.cli import register
+from kpi.cli.alerts import register
 from kpi.config import settings
 
 AS_OF = date(2023, 7, 15)

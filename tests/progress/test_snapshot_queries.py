@@ -14,9 +14,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from kpi.cli.progress import sql_cmd, status_cmd
 from kpi.config import ROOT, settings
 from kpi.progress import compute_progress
-from kpi.progress_cli import sql_cmd, status_cmd
 from kpi.warehouse import publish_snapshot
 
 JULY = date(2023, 7, 15)

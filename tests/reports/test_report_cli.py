@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from kpi.cli.reports import report_cmd
 from kpi.config import settings
 from kpi.reports.view import FIGURE_KEYS
-from kpi.reports_cli import report_cmd
 from kpi.warehouse import publish_snapshot
 
 
@@ -85,11 +85,11 @@ def test_kpi_report_is_a_command_of_kpi():
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("kpi.progress_cli") is None,
-    reason="kpi status (kpi.progress_cli) is not in this tree yet",
+    importlib.util.find_spec("kpi.cli.progress") is None,
+    reason="kpi status (kpi.cli.progress) is not in this tree yet",
 )
 def test_the_report_figures_equal_what_kpi_status_json_prints(env, tmp_path):
-    from kpi.progress_cli import status_cmd
+    from kpi.cli.progress import status_cmd
 
     publish_snapshot(env.cfg)
     status = CliRunner().invoke(

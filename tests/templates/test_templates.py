@@ -215,7 +215,7 @@ def test_template_command_writes_the_file_and_is_registered(hongqi, tmp_path):
     )
     assert bad.exit_code != 0 and "未知单位" in bad.output
 
-    from kpi.cli_catalogue import register
+    from kpi.cli.catalogue import register
 
     group = click.Group()
     register(group)

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import click
 
+from kpi import clock
+
 STATE_ZH = {
     "delivered": "已送达",
     "failed": "发送失败",
@@ -18,8 +20,8 @@ STATE_ZH = {
 
 
 def _now(cfg) -> datetime:
-    """The CLI is the one place that reads the wall clock."""
-    return datetime.now(cfg.tz)
+    """Now, from the one clock (`kpi --now`, KPI_NOW, else the wall clock)."""
+    return clock.now(cfg.tz)
 
 
 def _settings():
