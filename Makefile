@@ -31,6 +31,7 @@ run: setup ## the main job: the nightly pipeline once on the bundled demo data
 
 test: setup ## the test suite, slow tests included
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 lint: setup ## ruff lint and format check
