@@ -38,6 +38,11 @@ class Settings:
     report_base_url: str
     demo_as_of: str
     lock_wait_seconds: int
+    # Readers and `kpi sql` (ops): how long a reader waits, the analyst query's bounds.
+    read_wait_seconds: int
+    sql_timeout_seconds: int
+    sql_memory_limit: str
+    sql_max_rows: int
 
     @property
     def tz(self) -> ZoneInfo:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from kpi.config import ROOT, Settings
@@ -45,6 +48,28 @@ def wait_for_line(proc: subprocess.Popen, marker: str, stream: str = "stdout") -
         if marker in line:
             return seen
     raise AssertionError(f"{marker!r} never printed; got:\n{''.join(seen)}\n{proc.stderr.read()}")
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(cfg: Settings) -> Iterator[None]:
+    """The run lock held by another thread for the length of the block (not re-entrant here)."""
+    from kpi.warehouse import pipeline_lock
+
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with pipeline_lock(cfg):
+            taken.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert taken.wait(10), "the lock was never taken"
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(10)
 
 
 def free_port() -> int:
