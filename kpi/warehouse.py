@@ -257,8 +257,12 @@ def pipeline_lock(
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 fh.close()
-                error = WarehouseBusy if shared else LockedError
-                raise error(busy_message(cfg, wait_seconds)) from None
+                if shared:
+                    raise WarehouseBusy(busy_message(cfg, wait_seconds)) from None
+                raise LockedError(
+                    f"另一次运行正在写入数据仓库（{shown_path(cfg.lock_file)}），"
+                    f"已等待 {wait_seconds:g} 秒仍未结束，本次未做任何改动：请稍后再试"
+                ) from None
             time.sleep(0.2)
     if not shared:
         _HELD[key] = 1

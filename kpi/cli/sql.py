@@ -46,6 +46,7 @@ def run_query(
     """
     con.execute("set enable_external_access = false")  # no files, extensions or network
     con.execute("set memory_limit = ?", [memory_limit])
+    con.execute("set max_temp_directory_size = ?", [memory_limit])  # spilling is bounded too
     con.execute("set lock_configuration = true")  # the query cannot raise its own limits
     try:
         statements = con.extract_statements(query)

@@ -56,20 +56,42 @@ def lock_held_elsewhere(cfg: Settings) -> Iterator[None]:
     from kpi.warehouse import pipeline_lock
 
     taken, release = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
 
     def hold() -> None:
-        with pipeline_lock(cfg):
+        try:
+            with pipeline_lock(cfg):
+                taken.set()
+                release.wait(60)
+        except BaseException as exc:  # handed to the test's thread below
+            failed.append(exc)
             taken.set()
-            release.wait(60)
 
     holder = threading.Thread(target=hold, daemon=True)
     holder.start()
     assert taken.wait(10), "the lock was never taken"
+    if failed:
+        raise failed[0]
     try:
         yield
     finally:
         release.set()
         holder.join(10)
+
+
+# The template's headers (kpi.contract) and rows for the tiny catalogue of tests/conftest.py.
+TEMPLATE = "填报单位,报告期,指标代码,指标名称,计量单位,数值,同比增长(%),上年同期值,参照值,进展状态,完成日期,备注"
+GOOD_ROWS = ["发改委,2023-06,investment_total,完成投资,亿元,120.5,,,,,,"]
+BAD_ROW = "人社局,2023-06,urban_jobs,新增城镇就业,人,很多,,,,,,"
+LAGGING_ROWS = ["发改委,2023-06,investment_total,完成投资,亿元,10,,,,,,"]
+
+
+def write_submission(folder: Path, name: str, rows: list[str]) -> Path:
+    """A UTF-8 CSV submission in the template's layout."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("\n".join([TEMPLATE, *rows]) + "\n", encoding="utf-8")
+    return path
 
 
 def free_port() -> int:

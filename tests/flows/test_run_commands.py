@@ -77,7 +77,7 @@ def test_kpi_run_fails_clearly_while_another_run_holds_the_warehouse(served, tmp
     with pipeline_lock(cfg):
         done = kpi(served, "run", "--as-of", "2023-02-01", home=home, KPI_LOCK_WAIT_SECONDS="1")
     assert done.returncode == 1
-    assert "另一次运行正在使用数据仓库" in done.stderr
+    assert "另一次运行正在写入数据仓库" in done.stderr
     assert not cfg.warehouse.exists()
 
 
