@@ -1,6 +1,6 @@
 """`kpi sql`: one read-only query on the published snapshot, bounded in time, memory and rows.
 
-DuckDB has no statement timeout: a timer thread interrupts the connection (`interrupt()`), and
+DuckDB has no statement timeout: a watchdog thread interrupts the connection (`interrupt()`), and
 `memory_limit` bounds what one query may take. CSV output neutralises formula-like cells, so a
 spreadsheet that opens it never evaluates text that came from a submission.
 """
@@ -11,6 +11,7 @@ import csv
 import json
 import sys
 import threading
+import time
 from typing import Any
 
 import click
@@ -54,9 +55,9 @@ def run_query(
         raise click.ClickException(f"查询无法解析：{_first_line(exc)}") from None
     if len(statements) != 1 or statements[0].type.name not in READ_ONLY_TYPES:
         raise click.ClickException("只能执行一条只读查询（SELECT ...）")
-    timer = threading.Timer(timeout, con.interrupt)
-    timer.daemon = True
-    timer.start()
+    done = threading.Event()
+    watchdog = threading.Thread(target=_interrupt_after, args=(con, timeout, done), daemon=True)
+    watchdog.start()
     try:
         cur = con.execute(query)
         columns = [d[0] for d in cur.description]
@@ -73,8 +74,21 @@ def run_query(
     except duckdb.Error as exc:
         raise click.ClickException(f"查询出错：{_first_line(exc)}") from None
     finally:
-        timer.cancel()
+        done.set()
+        watchdog.join()
     return columns, rows[:max_rows], len(rows) > max_rows
+
+
+def _interrupt_after(con: duckdb.DuckDBPyConnection, seconds: float, done: threading.Event) -> None:
+    """Interrupt the connection's query once `seconds` have passed, unless it is done first."""
+    # Polls with sleep rather than a timed wait: under faketime (CI's clock pass) a timed
+    # threading wait never expires, while sleep and the monotonic clock still advance.
+    deadline = time.monotonic() + seconds
+    while not done.is_set():
+        if time.monotonic() >= deadline:
+            con.interrupt()
+            return
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
 
 def _first_line(exc: Exception) -> str:
