@@ -164,3 +164,23 @@ def test_a_run_that_fails_is_final_in_the_snapshot_too(tiny_cfg):
         raise RuntimeError("report broke")
     row = meta_run(tiny_cfg.snapshot, "f1")
     assert (row["status"], row["files_seen"], row["rows_accepted"]) == ("failed", 1, 1)
+
+
+def test_every_column_of_the_run_bookkeeping_has_a_chinese_comment(tiny_cfg):
+    with pipeline_run(tiny_cfg, "tiny-2023", AS_OF, now=NOW, run_id="c1", lock_wait=0):
+        pass
+    con = duckdb.connect(str(tiny_cfg.snapshot), read_only=True)
+    try:
+        missing = con.execute(
+            "select schema_name, table_name, column_name from duckdb_columns()"
+            " where (schema_name, table_name) in"
+            " (('meta', 'runs'), ('meta', 'run_files'), ('mart', 'run_files'))"
+            " and (comment is null or not regexp_matches(comment, '[\\x{4e00}-\\x{9fff}]'))"
+        ).fetchall()
+        tables = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'meta'"
+            " and table_name in ('runs', 'run_files') and comment is not null"
+        ).fetchone()
+    finally:
+        con.close()
+    assert missing == [] and tables == (2,)
