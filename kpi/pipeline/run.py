@@ -35,8 +35,16 @@ RUNS_SQL = ROOT / "warehouse" / "runs"
 STATUS_ORDER = ("严重滞后", "滞后", "预警", "无数据", "正常", "已完成")
 DATA_STATUS_ORDER = ("数据异常", "缺报", "正常", "未到期")
 FILE_STATUSES = ("accepted", "partial", "rejected", "duplicate", "skipped")
-ALERT_KINDS = ("opened", "worsened", "repeated", "recovered", "reminded", "escalated")
-ALERT_KINDS += ("escalated_again",)
+# The system's episode events (alerts.events.kind) a run's summary counts.
+ALERT_KINDS = (
+    "opened",
+    "worsened",
+    "repeated",
+    "recovered",
+    "reminded",
+    "escalated",
+    "escalated_again",
+)
 
 Step = Callable[..., Any]
 
