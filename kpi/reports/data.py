@@ -33,6 +33,8 @@ class ReportData:
     shares: dict[str, dict[int, float]] = field(default_factory=dict)  # target -> month -> share
     computed_at: datetime | None = None
     freshness: datetime | None = None  # latest submission received by the as-of date
+    night: list[dict] = field(default_factory=list)  # the files of the runs for this as-of date
+    runs: list[dict] = field(default_factory=list)  # those runs, latest first
 
 
 def query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> list[dict]:
@@ -78,6 +80,8 @@ def load_report_data(cfg: Settings, catalogue: Catalogue, as_of: date) -> Report
             query(con, "status_changes", params) if has_table(con, "mart", "status_history") else []
         )
         computed_at = query(con, "computed_at", params)[0]["computed_at"]
+        night = query(con, "night_submissions", params)
+        runs = query(con, "night_runs", params)
         shares: dict[str, dict[int, float]] = {}
         if has_table(con, "mart", "time_profile"):
             for row in query(con, "time_profile", {"plan": plan}):
@@ -94,4 +98,12 @@ def load_report_data(cfg: Settings, catalogue: Catalogue, as_of: date) -> Report
         shares=shares,
         computed_at=computed_at,
         freshness=freshness,
+        night=night,
+        runs=runs,
     )
+
+
+def night_submissions(cfg: Settings, plan_code: str, as_of: date) -> list[dict]:
+    """The files of the night that judged `as_of` (by run id): the count the report gives."""
+    with connect(cfg) as con:
+        return query(con, "night_submissions", {"plan": plan_code, "as_of": as_of})
