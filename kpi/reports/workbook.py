@@ -42,6 +42,7 @@ DATA_FILLS = {"缺报": ("F6C343", "24292F"), "数据异常": ("C297FF", "24292F
 TOP = Alignment(vertical="top")
 WRAP = Alignment(vertical="top", wrap_text=True)
 MIN_WIDTH, MAX_WIDTH = 6, 40  # column widths in Excel units (one Latin digit)
+LINE_HEIGHT = 15.0  # points per line of 11 pt text; LibreOffice does not grow rows on opening
 
 
 def number_format(value: float | int | None) -> str:
@@ -117,6 +118,19 @@ def fit_widths(ws: Worksheet, first_row: int, wrapped: set[int]) -> None:
     for col, w in widths.items():
         cap = MAX_WIDTH if col in wrapped else MAX_WIDTH + 20
         ws.column_dimensions[get_column_letter(col)].width = max(MIN_WIDTH, min(w + 2, cap))
+    # rows as tall as their wrapped text: Excel and WPS fit them, LibreOffice keeps one line
+    for row in ws.iter_rows(min_row=first_row):
+        lines = 1
+        for cell in row:
+            if cell.column not in wrapped or cell.value is None:
+                continue
+            room = max(1, int(ws.column_dimensions[get_column_letter(cell.column)].width) - 1)
+            lines = max(
+                lines,
+                sum(max(1, -(-display_width(part) // room)) for part in _shown(cell).splitlines()),
+            )
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = LINE_HEIGHT * lines
 
 
 def print_setup(ws: Worksheet, title_rows: int) -> None:
@@ -195,9 +209,14 @@ def _table(ws: Worksheet, head: int, columns: Sequence[Column], rows: list[dict]
 def _sheet(ws: Worksheet, head: int, columns: Sequence[Column], freeze_col: int = 2) -> None:
     """Freeze the header and the name column, filter, fit widths, set up printing."""
     ws.freeze_panes = ws.cell(row=head + 1, column=freeze_col)
-    ws.auto_filter.ref = f"A{head}:{get_column_letter(len(columns))}{max(ws.max_row, head)}"
+    last = max(ws.max_row, head)
+    ws.auto_filter.ref = f"A{head}:{get_column_letter(len(columns))}{last}"
     fit_widths(ws, head, {i for i, c in enumerate(columns, start=1) if c.wrap})
     print_setup(ws, head)
+    # codes are for analysts on screen; paper keeps its width for what people read
+    shown = [i for i, c in enumerate(columns, start=1) if not c.title.endswith("代码")]
+    if len(shown) < len(columns):
+        ws.print_area = f"A1:{get_column_letter(max(shown))}{last}"
 
 
 def _fmt_number(v: object) -> str | None:

@@ -19,6 +19,7 @@ from kpi.reports import write_reports
 from kpi.reports.workbook import (
     DATA_FILLS,
     FORMULA_LEAD,
+    LINE_HEIGHT,
     display_width,
     number_format,
     put,
@@ -116,6 +117,11 @@ def test_missing_data_is_coloured_and_notes_wrap(workbook):
     for row in rows:
         assert row["说明"].alignment.wrap_text
         assert row["指标"].alignment.wrap_text
+    # rows are as tall as their wrapped text (LibreOffice keeps a row one line tall otherwise)
+    ws = workbook["全部指标"]
+    long_note = by_code["finance_hall_open"]["单位备注"]
+    assert ws.row_dimensions[long_note.row].height >= 2 * LINE_HEIGHT
+    assert ws.row_dimensions[by_code["investment_total"]["指标"].row].height is None
 
 
 def test_every_sheet_prints_landscape_one_page_wide_with_its_titles_repeated(workbook):
@@ -127,6 +133,10 @@ def test_every_sheet_prints_landscape_one_page_wide_with_its_titles_repeated(wor
         assert rows, (ws.title, ws.print_title_rows)
         # the repeated rows end with the table's header
         assert ws.freeze_panes.endswith(str(int(rows.group(1)) + 1)), ws.title
+    # the code columns are left off paper
+    head, titles, _ = table(workbook["全部指标"], "指标")
+    last = chr(ord("A") + titles.index("指标代码") - 1)
+    assert workbook["全部指标"].print_area.startswith(f"'全部指标'!$A$1:${last}$")
 
 
 def test_widths_fit_the_text_counting_chinese_characters_double(workbook):
