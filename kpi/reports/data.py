@@ -13,6 +13,7 @@ from kpi.config import Settings
 from kpi.warehouse import connect, sql_file
 
 SQL = Path(__file__).resolve().parent / "sql"
+ROWS_KEPT = 50_000  # rejected rows a report reads (the workbook lists them; Excel stops at 1M)
 
 
 class NoProgressError(LookupError):
@@ -28,7 +29,8 @@ class ReportData:
     progress: list[dict]  # mart.progress rows, as stored
     series: dict[str, list[dict]] = field(default_factory=dict)  # target -> figures by period
     submissions: list[dict] = field(default_factory=list)
-    rejections: list[dict] = field(default_factory=list)
+    rejections: list[dict] = field(default_factory=list)  # newest first, at most ROWS_KEPT
+    rejections_total: int = 0  # all of them
     changes: list[dict] = field(default_factory=list)
     shares: dict[str, dict[int, float]] = field(default_factory=dict)  # target -> month -> share
     computed_at: datetime | None = None
@@ -75,7 +77,7 @@ def load_report_data(cfg: Settings, catalogue: Catalogue, as_of: date) -> Report
         for row in query(con, "series", {**params, "year": catalogue.plan.year}):
             series.setdefault(row["target_code"], []).append(row)
         submissions = query(con, "submissions", params)
-        rejections = query(con, "rejections", params)
+        rejections = query(con, "rejections", {**params, "limit": ROWS_KEPT})
         changes = (
             query(con, "status_changes", params) if has_table(con, "mart", "status_history") else []
         )
@@ -94,6 +96,7 @@ def load_report_data(cfg: Settings, catalogue: Catalogue, as_of: date) -> Report
         series=series,
         submissions=submissions,
         rejections=rejections,
+        rejections_total=rejections[0]["total"] if rejections else 0,
         changes=changes,
         shares=shares,
         computed_at=computed_at,

@@ -173,6 +173,7 @@ def rule_groups(rows: list[dict]) -> list[dict]:
         ].append(r)
     out = []
     for (_, column, rule), hits in sorted(groups.items()):
+        total = max(len(hits), max(int(h.get("group_count") or 0) for h in hits))
         where = [
             f"{(h['sheet'] or '')} 第{h['row_number']}行".strip()
             for h in hits
@@ -184,9 +185,8 @@ def rule_groups(rows: list[dict]) -> list[dict]:
                 "critical": hits[0]["severity"] == "critical",
                 "column": column,
                 "rule": rule,
-                "count": len(hits),
-                "where": "、".join(where[:SAMPLE])
-                + (f" 等 {len(where)} 处" if len(where) > SAMPLE else "")
+                "count": total,
+                "where": ("、".join(where[:SAMPLE]) + (f" 等 {total} 处" if total > SAMPLE else ""))
                 if where
                 else "整个文件",
                 "rows": [
@@ -242,7 +242,7 @@ def build_data_docs(
         if not has_table(con, "raw", "submissions"):
             return None
         submissions = query(con, "all_submissions", {"plan": plan_code})
-        rejections = query(con, "all_rejections", {"plan": plan_code})
+        rejections = query(con, "all_rejections", {"plan": plan_code, "sample": SAMPLE})
     if not submissions:
         return None
     by_sub: dict[str, list[dict]] = defaultdict(list)

@@ -538,11 +538,12 @@ def file_reason(sub: dict, rows_: list[dict]) -> str:
         shown = "；".join(
             strip_file_prefix(r["reason_zh"], sub["file_name"], r.get("sheet")) for r in refused[:2]
         )
-        parts.append(f"拒收 {len(refused)} 行：{shown}{'等' if len(refused) > 2 else ''}")
+        n = max(sub.get("n_rejected") or 0, len(refused))
+        parts.append(f"拒收 {n} 行：{shown}{'等' if len(refused) > 2 else ''}")
     elif sub.get("n_rejected"):
         parts.append(f"拒收 {sub['n_rejected']} 行")
-    if flagged:
-        parts.append(f"提示 {len(flagged)} 条")
+    if flagged or sub.get("n_warnings"):
+        parts.append(f"提示 {max(sub.get('n_warnings') or 0, len(flagged))} 条")
     text = "；".join(parts)
     return text if len(text) <= REASON_CHARS * 2 else text[: REASON_CHARS * 2 - 1] + "…"
 
@@ -616,7 +617,7 @@ def data_status(data: ReportData, table: list[dict]) -> dict:
         "night_late": sum(s["late"] for s in night),
         "runs": data.runs,
         "rejected_rows": rejected_rows[:ROWS_SHOWN],
-        "rejected_total": len(rejected_rows),
+        "rejected_total": max(data.rejections_total, len(rejected_rows)),
         "files": len(data.submissions),
     }
 

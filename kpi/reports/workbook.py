@@ -413,7 +413,10 @@ def _rejections(ws: Worksheet, data: ReportData) -> None:
         Column("报告期", lambda r: r["period"]),
         Column("规则代码", lambda r: r["expectation"]),
     ]
-    _table(ws, 3, columns, data.rejections)
+    last = _table(ws, 3, columns, data.rejections)
+    if data.rejections_total > len(data.rejections):
+        put(ws, last + 1, 1, f"共 {data.rejections_total} 行，此处列出最新的 {len(data.rejections)} 行；"
+            "全部见数据仓库 staged.rejections。")  # fmt: skip
     _sheet(ws, 3, columns)
 
 

@@ -180,3 +180,20 @@ def test_no_submissions_means_no_data_docs(cfg, tmp_path):
         pass  # a migrated, empty warehouse
 
     assert build_data_docs(cfg, "tiny-2023", tmp_path) is None
+
+
+def test_a_file_with_thousands_of_bad_rows_lists_a_sample_and_counts_them_all(seeded, tmp_path):
+    with connect(seeded.cfg) as con:
+        con.execute(
+            "insert into staged.rejections (submission_id, plan_code, file_name, sheet, row_number,"
+            " column_name, value_raw, reason_zh, expectation, severity)"
+            " select ?, 'tiny-2023', '人社局6月.csv', 'Sheet1', i, '数值', 'x' || i, '数值不是数字',"
+            " 'value_numeric', 'critical' from range(100, 5100) as t(i)",
+            ["b" * 64],
+        )
+
+    docs = site(seeded, tmp_path)
+    text = docs.pages["b" * 64].read_text(encoding="utf-8")
+
+    assert "5001 处" in text  # 5000 added to the one seeded
+    assert text.count("<tr>") < 60  # a sample, not five thousand rows

@@ -265,3 +265,16 @@ def test_sheet_titles_are_legal_and_unique():
     assert sheet_title("发改委", taken) == "发改委(2)"
     assert sheet_title("a/b:c*?[d]", taken) == "a_b_c___d_"
     assert len(sheet_title("很" * 40, taken)) == 31
+
+
+def test_rejected_rows_are_read_up_to_a_bound_and_the_rest_counted(seeded, tmp_path, monkeypatch):
+    import kpi.reports.data
+
+    monkeypatch.setattr(kpi.reports.data, "ROWS_KEPT", 2)
+    paths = write_reports(seeded.cfg, seeded.catalogue, seeded.as_of, tmp_path / "out")
+    ws = load_workbook(paths["workbook"])["拒收明细"]
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    page = paths["html"].read_text(encoding="utf-8")
+
+    assert any(t.startswith("共 5 行，此处列出最新的 2 行") for t in texts)
+    assert "被拒收或提示的行（共 5 行" in page
