@@ -121,11 +121,19 @@ def write_reports(
 
 
 def night_files(cfg: Settings, catalogue: Catalogue, as_of: date) -> list[dict]:
-    """The night's files as people read them: the same count and words as the report."""
-    from kpi.reports import view
+    """The night's files (by run id) as people read them: the count and words of the report.
 
-    data = load_report_data(cfg, catalogue, as_of)
-    table = view.rows(data)
+    Needs no progress: a run's artifact can list them right after ingestion.
+    """
+    from kpi.reports import view
+    from kpi.reports.data import ROWS_KEPT, query
+    from kpi.warehouse import connect
+
+    params = {"plan": catalogue.plan.code, "as_of": as_of}
+    with connect(cfg) as con:
+        subs = query(con, "night_submissions", params)
+        rejections = query(con, "rejections", {**params, "limit": ROWS_KEPT}) if subs else []
+    names = {d.code: d.short_zh for d in catalogue.departments}
     return [
         {
             "单位": f["department_zh"],
@@ -136,5 +144,5 @@ def night_files(cfg: Settings, catalogue: Catalogue, as_of: date) -> list[dict]:
             "拒收行": f["n_rejected"],
             "原因": f["reason"],
         }
-        for f in view.data_status(data, table)["night"]
+        for f in view.file_rows(as_of, subs, names, rejections)
     ]

@@ -309,11 +309,6 @@ def rows(data: ReportData) -> list[dict]:
     return out
 
 
-def by_catalogue(table: list[dict]) -> list[dict]:
-    """The rows in catalogue order."""
-    return sorted(table, key=lambda r: r["cat"])
-
-
 def by_department(table: list[dict]) -> list[dict]:
     """The rows by department (register order), worst first within each."""
     return sorted(table, key=lambda r: (r["dept_cat"], r["department"], r["rank"]))
@@ -473,7 +468,6 @@ def growth(data: ReportData, table: list[dict]) -> dict:
     return {
         "rows": [{**row, "svg": bar_row(b, axis), "label": b.label} for row, b in bars],
         "marks": axis_marks(axis),
-        "zero": axis_marks(axis)[0] if bars else None,
         "counts": status_counts([row for row, _ in bars]),
     }
 
@@ -548,7 +542,11 @@ def file_reason(sub: dict, rows_: list[dict]) -> str:
     return text if len(text) <= REASON_CHARS * 2 else text[: REASON_CHARS * 2 - 1] + "…"
 
 
-def _file_rows(data: ReportData, subs: list[dict], names: dict, by_sub: dict) -> list[dict]:
+def file_rows(as_of: date, subs: list[dict], names: dict, rejections: list[dict]) -> list[dict]:
+    """Submissions as people read them: department, result and reason in Chinese."""
+    by_sub: dict[str, list[dict]] = {}
+    for r in rejections:
+        by_sub.setdefault(r["submission_id"], []).append(r)
     return [
         {
             **s,
@@ -558,9 +556,8 @@ def _file_rows(data: ReportData, subs: list[dict], names: dict, by_sub: dict) ->
             "status_zh": SUBMISSION_STATUS_ZH.get(s["status"], s["status"]),
             "received": stamp(s["received_at"]),
             "reason": file_reason(s, by_sub.get(s["submission_id"], [])),
-            "late": bool(
-                s["received_at"] and s["received_at"].date() > data.as_of
-            ),  # arrived after the as-of date: counts from the next day on
+            # arrived after the as-of date: its figures count from the next day on
+            "late": bool(s["received_at"] and s["received_at"].date() > as_of),
         }
         for s in subs
     ]
@@ -573,9 +570,6 @@ def data_status(data: ReportData, table: list[dict]) -> dict:
         (r for r in table if r["data_status"] in DATA_PROBLEMS),
         key=lambda r: (DATA_PROBLEMS.index(r["data_status"]), r["dept_cat"], r["cat"]),
     )
-    by_sub: dict[str, list[dict]] = {}
-    for r in data.rejections:
-        by_sub.setdefault(r["submission_id"], []).append(r)
     per_dept: dict[str, dict] = {}
     for s in data.submissions:
         code = s["department_code"] or ""
@@ -593,8 +587,8 @@ def data_status(data: ReportData, table: list[dict]) -> dict:
         d["partial"] += s["status"] == "partial"
         d["rejected"] += s["status"] == "rejected"
         d["last"] = max(filter(None, (d["last"], s["received_at"])))
-    files = _file_rows(data, data.submissions, names, by_sub)
-    night = _file_rows(data, data.night, names, by_sub)
+    files = file_rows(data.as_of, data.submissions, names, data.rejections)
+    night = file_rows(data.as_of, data.night, names, data.rejections)
     rejected_rows = [
         {
             **r,

@@ -395,3 +395,13 @@ def test_alerts_link_to_the_report_path_or_under_the_base_url(cfg):
         "https://kpi.example.gov.cn/reports/hongqi-2023/latest.html"
     )
     assert latest_link(cfg, "hongqi-2023") == str(cfg.reports / "hongqi-2023" / "latest.html")
+
+
+def test_the_nights_files_can_be_listed_before_progress_is_computed(seeded):
+    with duckdb.connect(str(seeded.cfg.warehouse)) as con:
+        con.execute("delete from mart.progress")
+
+    files = night_files(seeded.cfg, seeded.catalogue, seeded.as_of)
+
+    assert len(files) == 2
+    assert night_files(seeded.cfg, seeded.catalogue, date(2023, 7, 13)) == []
