@@ -202,8 +202,9 @@ def line_chart(
     return Markup(
         f'<svg class="chart line-chart" data-target="{escape(code)}" data-series="{series}" '
         f'data-axis-from="{escape(fmt_num(lo))}" role="img" aria-label="{escape(title)}" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'xmlns="http://www.w3.org/2000/svg">' + "".join(parts) + "</svg>"
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
+        + "".join(parts)
+        + "</svg>"
     )
 
 
@@ -268,7 +269,7 @@ def bar_row(bar: Bar, axis: Axis, height: int = 26) -> Markup:
     return Markup(
         f'<svg class="chart bar" data-target="{escape(bar.code)}" data-series="{series}" '
         f'role="img" aria-label="{escape(bar.name)}：{escape(bar.label)}" width="100%" '
-        f'height="{height}" xmlns="http://www.w3.org/2000/svg">' + "".join(parts) + "</svg>"
+        f'height="{height}">' + "".join(parts) + "</svg>"
     )
 
 
@@ -353,5 +354,5 @@ def timeline_row(
         f'<svg class="chart track{" overdue" if item.overdue else ""}" '
         f'data-target="{escape(item.code)}" data-series="{series}" role="img" '
         f'aria-label="{escape(item.name)}：期限 {item.deadline.isoformat()}" width="100%" '
-        f'height="{height}" xmlns="http://www.w3.org/2000/svg">' + "".join(parts) + "</svg>"
+        f'height="{height}">' + "".join(parts) + "</svg>"
     )
