@@ -29,6 +29,17 @@ KINDS = (
 NUMERIC_KINDS = ("growth_rate", "cumulative", "count", "level", "ceiling", "relative")
 CADENCES = ("monthly", "quarterly", "half_yearly", "annual")
 PACES = ("linear", "seasonal", "path", "direct", "dated")  # 序时进度曲线: transforms.progress
+# Which comparators fit which kind (a ceiling is only ever "<=").
+COMPARATORS_BY_KIND = {
+    "growth_rate": (">=", ">"),  # a fall ("下降 3%") is a ceiling on the rate
+    "cumulative": (">=", ">"),
+    "count": (">=", ">"),
+    "level": (">=", ">", "<="),
+    "ceiling": ("<=",),
+    "relative": (">=", ">"),
+    "milestone": ("done",),
+    "qualitative": ("done",),
+}
 REFERENCES = ("city_average", "district_average", "province_average", "national_average")
 FIRMNESS_ZH = {"firm": "确保", "aspirational": "力争", "plain": ""}
 KIND_ZH = {
@@ -235,10 +246,9 @@ def _check_target(
             out.append(f"{where} field 'value': kind {t.kind} needs a numeric value")
         if not t.unit:
             out.append(f"{where} field 'unit': kind {t.kind} needs a unit")
-        if t.comparator == "done":
-            out.append(f"{where} field 'comparator': kind {t.kind} cannot use 'done'")
-    elif t.comparator != "done":
-        out.append(f"{where} field 'comparator': kind {t.kind} uses 'done'")
+    if t.comparator not in COMPARATORS_BY_KIND.get(t.kind, (t.comparator,)):
+        fits = ", ".join(repr(c) for c in COMPARATORS_BY_KIND[t.kind])
+        out.append(f"{where} field 'comparator': kind {t.kind} uses {fits}, not {t.comparator!r}")
     if t.unit:
         try:
             canonical(t.unit)
