@@ -14,6 +14,7 @@ _FAMILIES: dict[str, dict[str, float]] = {
     "户": {"户": 1.0, "万户": 1e4},
     "家": {"家": 1.0, "户企业": 1.0},
     "%": {"%": 1.0, "％": 1.0, "百分比": 1.0},
+    "‰": {"‰": 1.0},
     "百分点": {"百分点": 1.0, "个百分点": 1.0, "pp": 1.0},
     "MWh": {"MWh": 1.0, "兆瓦时": 1.0, "GWh": 1e3, "kWh": 1e-3, "千瓦时": 1e-3, "万千瓦时": 10.0},
     # Units other districts' reports commit to (kpi plan draft / import).

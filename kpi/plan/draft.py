@@ -146,7 +146,7 @@ _FILLER = re.compile(
     r"计划|累计|新的一年|我们|全区|全县|全市|本年|特别是|尤其是)+"
 )
 MULTI_YEAR = re.compile(
-    r"年均|十四五|十五五|五年|三年|两年|(?<![\d])20\d{2}\s*年\s*[-—至到]\s*20\d{2}"
+    r"年均|十四五|十五五|[两三四五六七八九十\d]\s*年(?:内|来|间|累计)|(?<![\d])20\d{2}\s*年\s*[-—至到]\s*20\d{2}"
 )
 GROWTH_BEFORE = re.compile(r"(?:增长|增速|增幅|涨幅|上涨|提速|同比增长|增加)[^，,、；;]{0,3}$")
 DECLINE_BEFORE = re.compile(r"(?:下降|降低|减少|削减)[^，,、；;]{0,3}$")
@@ -557,7 +557,7 @@ def _classify(pre: str, post: str, unit: str, clause: str) -> tuple[str, str, st
     if unit in ("个百分点", "百分点"):
         m = RELATIVE_BEFORE.search(pre)
         if m:
-            return "relative", ">=", REFERENCE.get(m[1] or "", None), ""
+            return "relative", ">=", REFERENCE.get(m[1] or ""), ""
         if INCREASE_POINTS.search(pre):
             return "level", ">=", None, "原文为较上年提高若干个百分点：请改填目标水平，并填写基数"
     if percent and DECLINE_BEFORE.search(pre):
@@ -575,8 +575,8 @@ def _classify(pre: str, post: str, unit: str, clause: str) -> tuple[str, str, st
 
 def _is_scope(pre: str, post: str, unit: str) -> bool:
     """A figure that describes something (总投资X亿元的项目, 年产X), not a commitment."""
-    if re.search(r"第\s*$", pre):
-        return True
+    if re.search(r"第\s*$", pre) or re.match(r"\s*(?:及以上|及以下|以上的|以下的)", post):
+        return True  # an ordinal, or a threshold ("30户及以上村组")
     if re.search(r"(?:年产|年产能|产能|装机|容量)\s*(?:约|达|超)?\s*$", pre):
         return True
     if SCOPE_BEFORE.search(pre) and re.match(r"\s*(?:以上|左右)?\s*的", post):
@@ -694,7 +694,9 @@ class _Drafter:
             return  # a look back inside the coming year's part
         verb = ""
         prev_clause = ""
+        first_row = len(self.rows)
         for a, b in _clauses(sentence):
+            sentence_rows = len(self.rows) > first_row
             clause = sentence[a:b]
             deadline, ds, de, outside = find_date(clause, self.year)
             if outside or MULTI_YEAR.search(clause):
@@ -726,6 +728,10 @@ class _Drafter:
                         value = -value
                     approx = post.lstrip().startswith("左右")
                     name, verb = _item_name(pre, post, verb)
+                    if len(name) <= 6 and name.startswith("完成") and self.rows and sentence_rows:
+                        # "…等6个省重点项目，完成年度投资25.8亿元": whose investment
+                        prev = self.rows[-1].name_zh
+                        name = prev[len(_leading_verb(prev)) :] + name
                     self.add(
                         para, ca, cb, sentence,
                         name=name, kind=kind, comparator=comparator, value=value,
@@ -801,4 +807,9 @@ def draft_plan(
     paras, sections = coming_paragraphs(d.text)
     for p in paras:
         d.paragraph(p)
+    seen: Counter = Counter()
+    for r in d.rows:  # the 分解表 wants distinct task names
+        seen[r.name_zh] += 1
+        if seen[r.name_zh] > 1:
+            r.name_zh = f"{r.name_zh}（{seen[r.name_zh]}）"
     return Draft(rows=d.rows, year=year, district_zh=district(raw), sections=sections)

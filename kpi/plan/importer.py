@@ -56,7 +56,9 @@ class ImportError_(ValueError):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__(f"分解表有 {len(problems)} 处错误，未写入任何内容：\n" + "\n".join(problems))
+        super().__init__(
+            f"分解表有 {len(problems)} 处错误，未写入任何内容：\n" + "\n".join(problems)
+        )
 
 
 def _text(v: object) -> str:
@@ -209,13 +211,18 @@ def row_to_target(
     reference_text = row.text("reference")
     reference = _REF.get(reference_text) if reference_text else None
     if reference_text and reference is None:
-        row.bad("reference", f"无法识别“{reference_text}”，应为：{'、'.join(REFERENCE_LABEL.values())}")
+        row.bad(
+            "reference", f"无法识别“{reference_text}”，应为：{'、'.join(REFERENCE_LABEL.values())}"
+        )
     elif kind == "relative" and reference is None:
         row.bad("reference", "相对目标须填写参照（如全市平均）")
     due_day = _number(row.get("due_day")) if row.get("due_day") not in (None, "") else None
-    if due_day is None and row.get("due_day") not in (None, ""):
-        row.bad("due_day", f"“{_text(row.get('due_day'))}”不是 1–28 之间的整数")
-    elif due_day is not None and (not due_day.is_integer() or not 1 <= due_day <= 28):
+    if (
+        due_day is None
+        and row.get("due_day") not in (None, "")
+        or due_day is not None
+        and (not due_day.is_integer() or not 1 <= due_day <= 28)
+    ):
         row.bad("due_day", f"“{_text(row.get('due_day'))}”不是 1–28 之间的整数")
     code = row.text("code")
     if code and not CODE.match(code):

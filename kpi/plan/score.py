@@ -95,8 +95,10 @@ class Squashed:
 
 def _same_figure(row, g: Gold) -> bool:
     if g.value is None:
-        return row.value is None and row.deadline is not None and row.deadline == (
-            g.deadline.isoformat() if g.deadline else None
+        return (
+            row.value is None
+            and row.deadline is not None
+            and row.deadline == (g.deadline.isoformat() if g.deadline else None)
         )
     if row.value is None or not row.unit or not g.unit:
         return False

@@ -225,9 +225,7 @@ def read_workbook(path: Path, max_bytes: int, max_uncompressed: int) -> Sheet:
         ws = wb[SHEET]
         sheet = _read_table(ws)
         if PLAN_SHEET in wb.sheetnames:
-            for r in wb[PLAN_SHEET].iter_rows(
-                min_row=2, max_row=200, max_col=2, values_only=True
-            ):
+            for r in wb[PLAN_SHEET].iter_rows(min_row=2, max_row=200, max_col=2, values_only=True):
                 if r and r[0] not in (None, ""):
                     sheet.info[str(r[0]).strip()] = _cell(r[1] if len(r) > 1 else None)
         return sheet
