@@ -349,8 +349,9 @@ def build_catalogue(
         raise ImportError_(problems)
     try:
         report = squash((folder / plan.report).read_text(encoding="utf-8"))
-    except OSError:
-        raise ImportError_([f"找不到报告原文 {folder / plan.report}：请用 --report 指定报告文件"])
+    except OSError as exc:
+        why = f"找不到报告原文 {folder / plan.report}：请用 --report 指定报告文件"
+        raise ImportError_([why]) from exc
     register = _register(folder / plan.departments)
     if isinstance(register, str):
         raise ImportError_([register])
