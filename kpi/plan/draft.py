@@ -92,8 +92,8 @@ NUMBER_UNIT = re.compile(
     + "|".join(re.escape(u) for u in _UNITS)
     + ")"
 )
-FIRM = ("确保", "务必", "保证", "必须完成")
-ASPIRE = ("力争", "争取", "争创", "力促")
+FIRM = ("确保", "確保", "务必", "務必", "保证", "保證", "必须完成")
+ASPIRE = ("力争", "争取", "争创", "力促", "力爭", "爭取", "爭創")
 VERBS = (
     "新改扩建",
     "新改建",
@@ -148,7 +148,9 @@ _FILLER = re.compile(
 MULTI_YEAR = re.compile(
     r"年均|十四五|十五五|[两三四五六七八九十\d]\s*年(?:内|来|间|累计)|(?<![\d])20\d{2}\s*年\s*[-—至到]\s*20\d{2}"
 )
-GROWTH_BEFORE = re.compile(r"(?:增长|增速|增幅|涨幅|上涨|提速|同比增长|增加)[^，,、；;]{0,3}$")
+GROWTH_BEFORE = re.compile(
+    r"(?:增长|增速|增幅|涨幅|上涨|提速|同比增长|增加|增長|漲幅|上漲)[^，,、；;]{0,3}$"  # and traditional
+)
 DECLINE_BEFORE = re.compile(r"(?:下降|降低|减少|削减)[^，,、；;]{0,3}$")
 LEVEL_BEFORE = re.compile(
     r"(?:达到|达|增至|增加到|提高至|提升至|提高到|提升到|上升至|突破|超过|保持在|稳定在|保持|稳定|"
@@ -552,7 +554,7 @@ def _item_name(pre: str, post: str, verb: str) -> tuple[str, str]:
 def _classify(pre: str, post: str, unit: str, clause: str) -> tuple[str, str, str | None, str]:
     """(kind, comparator, reference, note) of a figure from the words around it."""
     after = post.lstrip()
-    le = after.startswith(("以内", "以下")) or bool(CEILING_BEFORE.search(pre))
+    le = after.startswith(("以内", "以下", "以內")) or bool(CEILING_BEFORE.search(pre))
     percent = unit in PERCENT_UNITS
     if unit in ("个百分点", "百分点"):
         m = RELATIVE_BEFORE.search(pre)
