@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from transforms.progress import PACES_BY_KIND, default_pace, profile_shortfalls, quarter_floors
 from transforms.units import UnitError, canonical
 
 KINDS = (
@@ -27,6 +28,19 @@ KINDS = (
 )
 NUMERIC_KINDS = ("growth_rate", "cumulative", "count", "level", "ceiling", "relative")
 CADENCES = ("monthly", "quarterly", "half_yearly", "annual")
+PACES = ("linear", "seasonal", "path", "direct", "dated")  # 序时进度曲线: transforms.progress
+# Which comparators fit which kind (a ceiling is only ever "<=").
+COMPARATORS_BY_KIND = {
+    "growth_rate": (">=", ">"),  # a fall ("下降 3%") is a ceiling on the rate
+    "cumulative": (">=", ">"),
+    "count": (">=", ">"),
+    "level": (">=", ">", "<="),
+    "ceiling": ("<=",),
+    "relative": (">=", ">"),
+    "milestone": ("done",),
+    "qualitative": ("done",),
+}
+REFERENCES = ("city_average", "district_average", "province_average", "national_average")
 FIRMNESS_ZH = {"firm": "确保", "aspirational": "力争", "plain": ""}
 KIND_ZH = {
     "growth_rate": "增速",
@@ -77,7 +91,7 @@ class Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name_zh: str
-    name_en: str
+    name_en: str = ""
     section: str
     headline: bool = False
     kind: str
@@ -94,7 +108,10 @@ class Target(BaseModel):
     source: str
     notes: str = ""
     profile: list[float] | None = None
-    reference: Literal["city_average", "district_average"] | None = None
+    pace: Literal["linear", "seasonal", "path", "direct", "dated"] | None = None
+    reference: (
+        Literal["city_average", "district_average", "province_average", "national_average"] | None
+    ) = None
     period_basis: Literal["ytd"] = "ytd"
 
     @field_validator("kind")
@@ -103,6 +120,13 @@ class Target(BaseModel):
         if v not in KINDS:
             raise ValueError(f"unknown kind {v!r}, expected one of {', '.join(KINDS)}")
         return v
+
+    @model_validator(mode="after")
+    def _pace_from_kind(self) -> Target:
+        # A plan that names no rule keeps the behaviour it had before rules were named.
+        if self.pace is None and self.kind in KINDS:
+            self.pace = default_pace(self.kind, self.profile is not None, self.baseline is not None)
+        return self
 
     @property
     def numeric(self) -> bool:
@@ -149,6 +173,7 @@ class Target(BaseModel):
             "baseline": self.baseline.model_dump() if self.baseline else None,
             "reference": self.reference,
             "profile": self.profile,
+            "pace": self.pace,
             "source": self.source,
         }
 
@@ -165,6 +190,8 @@ class Plan(BaseModel):
     end: date
     report: str
     departments: str
+    notes: str = ""  # conventions of the plan, kept through 分解表 round trips
+    sections: dict[str, str] = {}  # section code -> its title in the report
 
 
 class Catalogue(BaseModel):
@@ -209,7 +236,9 @@ def _loc(entry: object, index: int) -> str:
     return f"target #{index + 1} {code!r}" if code else f"target #{index + 1}"
 
 
-def _check_target(t: Target, plan: Plan, dept_codes: set[str], report: str) -> list[str]:
+def _check_target(
+    t: Target, plan: Plan, dept_codes: set[str], report: str, floors: tuple[float, ...]
+) -> list[str]:
     where = f"target {t.code!r}"
     out: list[str] = []
     if t.kind in NUMERIC_KINDS:
@@ -217,10 +246,9 @@ def _check_target(t: Target, plan: Plan, dept_codes: set[str], report: str) -> l
             out.append(f"{where} field 'value': kind {t.kind} needs a numeric value")
         if not t.unit:
             out.append(f"{where} field 'unit': kind {t.kind} needs a unit")
-        if t.comparator == "done":
-            out.append(f"{where} field 'comparator': kind {t.kind} cannot use 'done'")
-    elif t.comparator != "done":
-        out.append(f"{where} field 'comparator': kind {t.kind} uses 'done'")
+    if t.comparator not in COMPARATORS_BY_KIND.get(t.kind, (t.comparator,)):
+        fits = ", ".join(repr(c) for c in COMPARATORS_BY_KIND[t.kind])
+        out.append(f"{where} field 'comparator': kind {t.kind} uses {fits}, not {t.comparator!r}")
     if t.unit:
         try:
             canonical(t.unit)
@@ -238,24 +266,52 @@ def _check_target(t: Target, plan: Plan, dept_codes: set[str], report: str) -> l
             out.append(f"{where} field 'supporting': {s!r} is not in the register")
     if squash(t.source) not in report:
         out.append(f"{where} field 'source': sentence not found in the report: {t.source!r}")
+    if t.pace not in PACES_BY_KIND.get(t.kind, ()):
+        fits = ", ".join(PACES_BY_KIND.get(t.kind, ()))
+        out.append(f"{where} field 'pace': {t.pace!r} does not fit kind {t.kind} ({fits})")
+    if t.pace == "seasonal" and t.profile is None:
+        out.append(f"{where} field 'profile': pace 'seasonal' needs 12 monthly shares")
     if t.profile is not None:
         p = t.profile
         if t.kind not in ("cumulative", "count"):
             out.append(f"{where} field 'profile': only cumulative and count targets take one")
+        elif t.pace != "seasonal":
+            out.append(f"{where} field 'profile': only pace 'seasonal' takes a profile")
         if (
             len(p) != 12
             or any(b < a for a, b in zip(p, p[1:], strict=False))
             or abs(p[-1] - 1) > 1e-9
         ):
             out.append(f"{where} field 'profile': 12 non-decreasing fractions ending at 1.0")
+        else:
+            for q, share, floor in profile_shortfalls(p, floors):
+                out.append(
+                    f"{where} field 'profile': expects {share:.0%} by the end of Q{q}, below "
+                    f"the floor of {floor:.0%} (config/status.toml [profile] max_trail_pp)"
+                )
     if t.kind == "relative" and t.reference is None:
         out.append(f"{where} field 'reference': a relative target names its reference series")
     return out
 
 
-def load_catalogue(path: Path | str) -> Catalogue:
+def profile_floors() -> tuple[float, ...]:
+    """The quarter floors of seasonal curves, from the configured status thresholds."""
+    import tomllib
+
+    from kpi.config import settings
+
+    try:
+        with open(settings().status_config, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError:
+        doc = {}
+    return quarter_floors(float(doc.get("profile", {}).get("max_trail_pp", 15.0)))
+
+
+def load_catalogue(path: Path | str, floors: tuple[float, ...] | None = None) -> Catalogue:
     """Load and validate a catalogue file; raise CatalogueError naming every problem."""
     path = Path(path)
+    floors = profile_floors() if floors is None else floors
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -294,7 +350,7 @@ def load_catalogue(path: Path | str) -> Catalogue:
                 f"target {t.code!r} field 'code': duplicate code (also #{seen[t.code] + 1})"
             )
         seen.setdefault(t.code, i)
-        problems += _check_target(t, plan, dept_codes, report)
+        problems += _check_target(t, plan, dept_codes, report, floors)
         targets.append(t)
     if problems:
         raise CatalogueError(path, problems)

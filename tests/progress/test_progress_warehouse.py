@@ -215,18 +215,18 @@ def test_a_monthly_plan_in_the_status_config_sets_time_progress(
     conf = (cfg.status_config.read_text("utf-8")).replace(
         "[monthly_plans]",
         '[monthly_plans]\n[monthly_plans."tiny-2023"]\n'
-        "investment_total = [1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3]\n",
+        "investment_total = [2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3]\n",
     )
     (tmp_path / "status.toml").write_text(conf, encoding="utf-8")
     cfg2 = type(cfg)(**{**cfg.__dict__, "status_config": tmp_path / "status.toml"})
     warehouse.obs("investment_total", "2023-06", 60e4)
     got = by_code(compute_progress(cfg2, tiny_catalogue, JULY))["investment_total"]
-    assert got["time_progress"] == pytest.approx(25.0)
+    assert got["time_progress"] == pytest.approx(40.0)
     assert rows(
         cfg,
         "select share, basis from mart.time_profile where target_code = 'investment_total'"
         " and month = 6",
-    ) == [(0.25, "monthly_plan")]
+    ) == [(0.4, "monthly_plan")]
 
 
 def test_progress_records_are_json_ready_with_the_fields_the_cli_promises(
