@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 
 import apprise
 import pytest
-from alerts_support import FakeWeCom, SmtpSink, free_port, many_targets
+from alerts_support import FakeWeCom, LoopbackSMTP, SmtpSink, bound_socket, many_targets
 
-from kpi.alerts import deliver, failed_state, raise_alerts
+from kpi.alerts import deliver, failed_state, raise_alerts, render
 from kpi.alerts.plugins import CURRENT, RateLimiter, SendContext
 from kpi.alerts.render import MARKDOWN_MAX_BYTES, nbytes
 from kpi.warehouse import connect
@@ -126,8 +126,9 @@ def test_a_failed_delivery_is_retried_on_a_later_run_and_arrives_exactly_once(
     scenario, cfg, tiny_catalogue, put_progress, with_apprise
 ):
     action, outcome = SCENARIOS[scenario]
-    port = free_port()
-    server = None if action is None else FakeWeCom(port)
+    sock = bound_socket()  # refused until a server listens on it
+    port = sock.getsockname()[1]
+    server = None if action is None else FakeWeCom(sock)
     try:
         if server:
             server.script.append(tuple(action))
@@ -147,7 +148,7 @@ def test_a_failed_delivery_is_retried_on_a_later_run_and_arrives_exactly_once(
         assert early["deferred"] == 1 and early["sent"] == 0
 
         if server is None:  # the robot comes back
-            server = FakeWeCom(port)
+            server = FakeWeCom(sock)
         later = deliver(cfg, at(cfg, 10, 6))
         assert later["sent"] == 1 and later["failed"] == 0
         assert deliver(cfg, at(cfg, 10, 30))["sent"] == 0
@@ -336,17 +337,16 @@ def test_the_next_day_brings_a_new_digest_but_no_repeat_of_department_alerts(
 def test_an_email_that_could_not_be_sent_is_retried_and_arrives_once(
     cfg, tiny_catalogue, put_progress, with_apprise, monkeypatch
 ):
-    from aiosmtpd.controller import Controller
-
     monkeypatch.setenv("KPI_SMTP_PASSWORD", "pw-for-loopback")
-    port = free_port()
+    sock = bound_socket()  # refused until the SMTP server starts on it
+    port = sock.getsockname()[1]
     url = f"mailto://127.0.0.1:{port}?from=kpi@example.cn&to=fgw@example.cn&cto=1"
     cfg = with_apprise([(url, {"tag": "dept-fgw"})])
     lagging(cfg, tiny_catalogue, put_progress)
     first = deliver(cfg, at(cfg))
     assert first["by_outcome"].get("error") == 1 or first["by_outcome"].get("refused") == 1
     sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller = LoopbackSMTP(sink, sock=sock)
     controller.start()
     try:
         assert deliver(cfg, at(cfg, 10, 6))["sent"] == 1
@@ -355,3 +355,41 @@ def test_an_email_that_could_not_be_sent_is_retried_and_arrives_once(
         controller.stop()
     (mail,) = sink.messages
     assert str(mail["Subject"]).startswith("【目标预警】发改委")
+
+
+def test_a_robot_without_people_to_mention_gets_no_second_plain_copy(
+    cfg, tiny_catalogue, put_progress, wecom, with_apprise
+):
+    cfg = with_apprise([robot(wecom.port, "dept-fgw")])  # no mention tokens
+    lagging(cfg, tiny_catalogue, put_progress, now=at(cfg, 2))
+    raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg, 2, day=16))  # day 1: not acknowledged
+    deliver(cfg, at(cfg, 8, 30, day=16))
+    assert [b["msgtype"] for b in wecom.accepted] == ["markdown", "markdown"]
+    assert "【请确认】" in wecom.accepted[1]["markdown"]["content"]
+
+
+def test_a_link_in_a_submitted_cell_and_file_name_reaches_the_group_as_plain_text(
+    cfg, tiny_catalogue, wecom, with_apprise, tmp_path
+):
+    import csv
+
+    from kpi.ingest import ingest_files
+
+    name = "[点我](tel：110)发改委_2023年6月.csv"
+    path = tmp_path / name
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["填报单位", "报告期", "指标代码", "指标名称", "计量单位", "数值"])
+        w.writerow(["发改委", "2023-06", "investment_total", "", "亿元", "[点我](http://evil)"])
+        w.writerow(["人社局", "2023-06", "urban_jobs", "", "人", "长" * 5000])
+    (receipt,) = ingest_files(cfg, tiny_catalogue, [path], as_of=AS_OF)
+    assert {r["value"][:4] for r in receipt["rejected"]} >= {"[点我]", "长长长长"}
+    raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg))
+    cfg = with_apprise([robot(wecom.port, "dept-fgw")])
+    deliver(cfg, at(cfg))
+    (posted,) = [
+        b["markdown"]["content"] for b in wecom.accepted if "报送回执" in b["markdown"]["content"]
+    ]
+    assert "](" not in posted and "http://" not in posted and "[点我]" not in posted
+    assert "［点我］" in posted  # still readable, as text
+    assert "长" * 200 not in posted and render.nbytes(posted) < 2000  # one short message
