@@ -1,10 +1,16 @@
 """Routing: the apprise configuration (tags per department, `leaders`, `dcj`) or local sinks.
 
+A channel is one destination (a robot, a mailbox): a message whose tags lead to it several
+times goes there once. Channels are named `<scheme>://<host>#<fingerprint>`, the fingerprint
+taken from the URL as written in the file (placeholders, never secrets), so an id is stable
+whatever the key and reveals nothing.
+
 Secrets are written in the YAML as `{{ENV_NAME}}` and filled from the environment at load: a
 placeholder that is the whole value is inserted as is (a whole URL, a password token), one
-inside a URL is percent-encoded. Every value filled in is remembered by the process-wide masker,
-which scrubs log records of apprise and of this package, and every error text stored in the
-warehouse. A channel is known by tag, scheme and host only, never by its key or password.
+inside a URL is percent-encoded. Each entry is loaded on its own, so a missing variable breaks
+that channel only (`Router.broken`). Every value filled in is remembered by the process-wide
+masker, which scrubs log records of apprise and of this package, and every error text stored
+in the warehouse.
 
 apprise 2.0.1 crashes (KeyError 'password') on a custom scheme's URL with a query string in a
 YAML file; the query of a `kpiwecom://` or `kpisink://` URL is therefore moved into YAML tokens.
