@@ -311,10 +311,6 @@ class _Run:
                 continue
             if channel.id in self.down:
                 return False  # parts go out in order: a later part waits for an earlier one
-            if channel.error:
-                # A missing secret: this channel fails (retried once it is set), the others send.
-                self.attempt(key, row, message, channel, unit, {"outcome": "config"}, send=False)
-                return False
             if self.dead(channel):
                 self.give_up_dead(key, row, message, channel, unit)
                 continue
@@ -325,6 +321,10 @@ class _Run:
                     continue
             elif row is not None and row["next_attempt_at"] and row["next_attempt_at"] > self.now:
                 self.summary["deferred"] += 1
+                return False
+            if channel.error:
+                # A missing secret: this channel fails (retried once it is set), the others send.
+                self.attempt(key, row, message, channel, unit, {"outcome": "config"}, send=False)
                 return False
             state = self.attempt(key, row, message, channel, unit)
             if state == "pending":
@@ -607,7 +607,8 @@ class _Run:
                 )
                 keys = sorted(r["delivery_key"] for r in failures)
                 digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
-                m = _message("delivery_failure", [DCJ], None, f"delivery_failure:{digest}", doc)
+                key = f"delivery_failure:{plan_code}:{digest}"
+                m = _message("delivery_failure", [DCJ], None, key, doc)
                 notices.append(_enqueue(self.con, plan_code, m, None, self.now, self.now))
                 self.con.execute(q("mark_reported"), {"now": self.now, "keys": keys})
                 self.summary["reported"] += len(failures)
