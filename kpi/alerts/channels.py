@@ -340,12 +340,13 @@ class Router:
                     log.warning(
                         "no apprise service is tagged %s: writing to local sinks instead", tag
                     )
-                matched = self._sink_channels(tag)
+                matched = self.sinks(tag)
             for c in matched:
                 found.setdefault(c.id, c)
         return list(found.values())
 
-    def _sink_channels(self, tag: str) -> list[Channel]:
+    def sinks(self, tag: str) -> list[Channel]:
+        """The local sink channels of a tag: always there, never failing (the last fallback)."""
         if tag not in self._sinks:
             chans = []
             for kind in ("wecom", "email"):

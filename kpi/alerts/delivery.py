@@ -285,7 +285,7 @@ class _Run:
             ]
             if live:
                 return live
-        return self.router._sink_channels(DCJ)
+        return self.router.sinks(DCJ)
 
     # --- one message -------------------------------------------------------------------------
 

@@ -244,7 +244,7 @@ def post_json(url: str, data: bytes, timeout: float) -> dict:
                 status, raw = resp.status, resp.read(MAX_ANSWER_BYTES)
                 complete = resp.length in (None, 0)
             except Exception as exc:  # noqa: BLE001 - every way an answer can fail to arrive
-                if dog.fired or isinstance(exc, TimeoutError):
+                if dog.fired or _timed_out(exc):
                     return _uncertain_timeout(timeout)
                 return {
                     "outcome": "dropped",
@@ -257,6 +257,17 @@ def post_json(url: str, data: bytes, timeout: float) -> dict:
     finally:
         with contextlib.suppress(Exception):
             conn.close()
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    """Whether an error is, or was caused by, a socket timeout."""
+    for _ in range(5):
+        if exc is None:
+            return False
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _uncertain_timeout(timeout: float) -> dict:

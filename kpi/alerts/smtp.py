@@ -75,6 +75,16 @@ class _Watchdog:
         self._timer.cancel()
 
 
+def timed_out(exc: BaseException | None) -> bool:
+    """Whether an error is, or was caused by, a socket timeout (smtplib rewraps it)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, TimeoutError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def _code_outcome(phase: str, code: int, reply: bytes | str, *, after_data: bool = False) -> dict:
     """A certain failure with its SMTP code: 4xx is retried later, 5xx is permanent."""
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
@@ -160,7 +170,7 @@ def send_email(service, title: str, html: str, delivery: str) -> dict:
             try:
                 code, reply = smtp.getreply()
             except Exception as exc:  # noqa: BLE001 - every way the reply can fail to come
-                if dog.fired or isinstance(exc, TimeoutError):
+                if dog.fired or timed_out(exc):
                     return {
                         "outcome": "timeout",
                         "uncertain": True,

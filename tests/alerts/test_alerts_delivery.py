@@ -32,7 +32,7 @@ def at(cfg, hh=10, mm=0, day=15) -> datetime:
 
 def robot(port: int, tags: str, **tokens) -> tuple[str, dict]:
     url = f"kpiwecom://127.0.0.1:{port}/{{{{KPI_WECOM_KEY}}}}"
-    return url, {"tag": tags, "tls": "no", "timeout": 0.5, **tokens}
+    return url, {"tag": tags, "tls": "no", "timeout": 1.0, **tokens}
 
 
 def mailbox(smtp, to: str, tags: str) -> tuple[str, dict]:
