@@ -21,7 +21,7 @@ DELIVERY_KEYS = ["fault", "sent", "received", "lost", "duplicated", "expected_ok
 FILE_KEYS = ["case", "outcome", "reason", "seconds", "peak_rss_mb", "expected_ok"]
 
 
-def _cell(value: object, width: int = 60) -> str:
+def _cell(value: object, width: int = 90) -> str:
     text = "是" if value is True else "否" if value is False else str(value)
     text = text.replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"

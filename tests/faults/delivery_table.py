@@ -400,6 +400,23 @@ def case_hang() -> Case:
     )
 
 
+def case_hang_forever() -> Case:
+    def twice(h, robot, results):
+        return {
+            "each part sent twice, never a third time": robot.requests
+            == 2 * len(h.expected(TINY_TAGS, "wecom")),
+            "run reported Failed": any(failed_state(r) for r in results),
+        }
+
+    return _robot_case(
+        "wecom never answers",
+        "uncertain twice: 无法送达 (可能已送达), reported; never a third send",
+        [("hang", SLOW)],
+        outcome="timeout",
+        extra=twice,
+    )
+
+
 def case_late() -> Case:
     return _robot_case(
         "wecom late answer",
@@ -709,6 +726,7 @@ CASES: list[Callable[[], Case]] = [
     case_http_500,
     case_refused,
     case_hang,
+    case_hang_forever,
     case_late,
     case_trickle,
     case_93000,
