@@ -38,6 +38,10 @@ class Settings:
     report_base_url: str
     demo_as_of: str
     lock_wait_seconds: int
+    # alert delivery (kpi.alerts)
+    wecom_per_minute: int
+    delivery_permanent_tries: int
+    delivery_dead_recheck_hours: int
 
     @property
     def tz(self) -> ZoneInfo:
