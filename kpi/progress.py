@@ -60,6 +60,14 @@ COLUMNS = (
     "computed_at",
 )
 REFERENCE_ZH = {"city_average": "全市平均", "district_average": "全区平均"}
+# Worst first: how every summary of statuses is ordered (never by character code).
+SEVERITY_ORDER = ("严重滞后", "滞后", "预警", "无数据", "正常", "已完成")
+
+
+def by_severity(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(status, count) pairs worst first; an unknown status goes last."""
+    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    return sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
 
 
 def load_thresholds(path: Path) -> Thresholds:
