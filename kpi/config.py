@@ -38,6 +38,8 @@ class Settings:
     report_base_url: str
     demo_as_of: str
     lock_wait_seconds: int
+    # The analysts' snapshot: written in this DuckDB storage version (see config/kpi.toml).
+    snapshot_storage_version: str = "v1.0.0"
 
     @property
     def tz(self) -> ZoneInfo:

@@ -58,6 +58,7 @@ COLUMNS = (
     "days_overdue",
     "detail_zh",
     "computed_at",
+    "latest_received_at",
 )
 REFERENCE_ZH = {"city_average": "全市平均", "district_average": "全区平均"}
 # Worst first: how every summary of statuses is ordered (never by character code).
@@ -212,10 +213,14 @@ def build_progress(
                 "days_overdue": j.days_overdue,
                 "detail_zh": "；".join(n for n in notes if n),
                 "computed_at": computed_at,
+                "latest_received_at": (
+                    _clean(latest.get("received_at")) if latest is not None else None
+                ),
             }
         )
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["days_overdue"] = df["days_overdue"].astype("Int64")
+    df["latest_received_at"] = pd.to_datetime(df["latest_received_at"])
     numbers = ("target_value", "actual", "expected", "completion_rate", "time_progress")
     for col in (*numbers, "gap_pp", "projection"):
         df[col] = df[col].astype("float64")

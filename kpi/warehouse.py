@@ -6,7 +6,6 @@ import contextlib
 import fcntl
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,17 +105,37 @@ def open_snapshot(cfg: Settings) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(cfg.snapshot), read_only=True)
 
 
-def publish_snapshot(cfg: Settings) -> Path:
-    """Copy the checkpointed warehouse to the snapshot path atomically.
+_STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+")
 
-    Readers holding the old snapshot open keep their file (rename replaces the name, not the
+
+def publish_snapshot(cfg: Settings) -> Path:
+    """Write the warehouse to the snapshot path atomically, in the configured storage version.
+
+    The copy is a DuckDB database of its own (`COPY FROM DATABASE`: tables, views, sequences
+    and comments) written in `snapshot_storage_version`, so that released clients (the DuckDB
+    CLI, DBeaver, older Python) open it. It is written under a temporary name and renamed:
+    readers holding the old snapshot open keep their file (rename replaces the name, not the
     inode), so an analyst never blocks the nightly run and never sees a half-written copy.
     """
-    with connect(cfg) as con:
-        con.execute("checkpoint")
+    version = cfg.snapshot_storage_version
+    if not _STORAGE_VERSION.fullmatch(version):
+        raise ValueError(f"snapshot_storage_version must look like v1.0.0, not {version!r}")
     tmp = cfg.snapshot.with_name(f".{cfg.snapshot.name}.{os.getpid()}.tmp")
-    shutil.copyfile(cfg.warehouse, tmp)
-    os.replace(tmp, cfg.snapshot)
+    cfg.snapshot.parent.mkdir(parents=True, exist_ok=True)
+    tmp.unlink(missing_ok=True)
+    path = str(tmp).replace("'", "''")  # ATTACH takes no parameters; the path is ours
+    try:
+        with connect(cfg) as con:
+            source = con.execute("select current_database()").fetchone()[0].replace('"', '""')
+            con.execute(f"attach '{path}' as kpi_snapshot_out (storage_version '{version}')")
+            try:
+                con.execute(f'copy from database "{source}" to kpi_snapshot_out')
+            finally:
+                con.execute("detach kpi_snapshot_out")
+        os.replace(tmp, cfg.snapshot)
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     return cfg.snapshot
 
 

@@ -280,7 +280,7 @@ def test_the_views_show_progress_lineage_submissions_and_rejections(cfg, tiny_ca
         (3,)
     ]
     assert rows(cfg, "select name_zh, severity_zh, reason_zh from mart.rejections") == [
-        ("新增城镇就业", "已隔离", "数值超出合理范围")
+        ("新增城镇就业", "拒收", "数值超出合理范围")
     ]
     assert rows(
         cfg,

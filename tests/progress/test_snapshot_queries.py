@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from kpi.cli.progress import sql_cmd, status_cmd
 from kpi.config import ROOT, settings
 from kpi.progress import compute_progress
-from kpi.warehouse import publish_snapshot
+from kpi.warehouse import connect, publish_snapshot
 
 JULY = date(2023, 7, 15)
 
@@ -195,29 +195,70 @@ def test_the_commands_are_registered_on_kpi(kpi_env, published):
 
 
 def documented_queries() -> list[tuple[str, str]]:
-    text = (ROOT / "docs" / "queries.md").read_text(encoding="utf-8")
-    out, title = [], ""
-    for block in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
-        title = block.splitlines()[0]
-        out += [(title, q) for q in re.findall(r"```sql\n(.*?)```", block, flags=re.DOTALL)]
+    """(where, query) for every SQL block of docs/queries.md and the README, and every
+    `kpi sql "..."` the README shows."""
+    out = []
+    for doc in ("docs/queries.md", "README.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for i, q in enumerate(re.findall(r"```sql\n(.*?)```", text, flags=re.DOTALL), start=1):
+            out.append((f"{doc} #{i}", q))
+        for q in re.findall(r'kpi sql "(.+?)"(?:\s|$)', text):
+            if q != "…":
+                out.append((f"{doc} kpi sql", q))
     return out
 
 
-def test_the_readme_documents_at_least_five_queries():
-    assert len(documented_queries()) >= 5
+def test_the_docs_document_at_least_ten_queries_and_the_readme_five():
+    where = [w for w, _ in documented_queries()]
+    assert sum(w.startswith("docs/") for w in where) >= 10
+    assert sum(w.startswith("README") for w in where) >= 5
 
 
-@pytest.mark.parametrize(("title", "query"), documented_queries(), ids=lambda x: x[:12])
+@pytest.mark.parametrize(("title", "query"), documented_queries(), ids=lambda x: x[:24])
 def test_each_documented_query_runs_on_the_snapshot(kpi_env, published, title, query):
     result = run(sql_cmd, [query, "--json"])
     assert result.exit_code == 0, f"{title}: {result.output}"
-    assert json.loads(result.output), f"{title}: no rows on the test warehouse"
+    rows = json.loads(result.output)
+    assert rows, f"{title}: no rows on the test warehouse"
+    for row in rows:  # what people read: Chinese column names, figures without float noise
+        assert all(re.search(r"[\u4e00-\u9fff]", k) for k in row), (title, list(row))
+        for value in row.values():
+            if isinstance(value, float):
+                assert len(repr(value).split(".")[-1]) <= 6, (title, value)
 
 
 def test_the_june_query_finds_the_revised_investment_behind(kpi_env, published):
     query = documented_queries()[0][1]
     rows = json.loads(run(sql_cmd, [query, "--json"]).output)
-    assert [(r["target_code"], r["差距"]) for r in rows] == [("investment_total", -6.0)]
+    assert [(r["指标代码"], r["差距"]) for r in rows] == [("investment_total", -6.0)]
+
+
+def test_the_refusal_query_counts_rows_by_reason_not_one_line_per_row(
+    kpi_env, published, cfg, tiny_catalogue, make_warehouse
+):
+    query = next(q for w, q in documented_queries() if w == "docs/queries.md #6")
+    warehouse = make_warehouse(tiny_catalogue)
+    # Three rows of two files fail the same rule; ingest's reasons name file, sheet, row, column.
+    bad = [("人社局_2023年6月.xlsx", "填报表", 4), ("人社局_2023年6月.xlsx", "填报表", 7)]
+    bad.append(("人社局_6月.csv", "csv", 3))
+    with connect(cfg) as con:
+        for name, sheet, row in bad:
+            sid = warehouse.submission("rsj", name, status="partial")
+            place = f"文件“{name}”" + (f"工作表“{sheet}”" if sheet != "csv" else "")
+            con.execute(
+                "insert into staged.rejections values"
+                " (?, 'tiny-2023', ?, ?, ?, '数值', 'abc', ?, 'value_numeric', 'critical',"
+                " 'urban_jobs', '2023-06', 'rsj')",
+                [sid, name, sheet, row, f"{place}第{row}行“数值”列“abc”不是数字"],
+            )
+    compute_progress(cfg, tiny_catalogue, JULY)
+    publish_snapshot(cfg)
+    rows = json.loads(run(sql_cmd, [query, "--json"]).output)
+    # One line for the rule, with the published warehouse's own row of it: 4 rows in 3 files.
+    assert [(r["填报单位"], r["处理"], r["列"], r["行数"], r["文件数"]) for r in rows] == [
+        ("人社局", "拒收", "数值", 4, 3)
+    ]
+    assert rows[0]["原因示例"] == "“abc”不是数字"  # without file, sheet, row and column
 
 
 # ---------------------------------------------------------------- readers never block runs
