@@ -13,6 +13,7 @@ from datetime import date
 import duckdb
 import pytest
 from click.testing import CliRunner
+from rich.cells import cell_len
 
 from kpi.cli.progress import sql_cmd, status_cmd
 from kpi.config import ROOT, settings
@@ -135,6 +136,19 @@ def test_kpi_status_prints_a_coloured_table_grouped_by_department(kpi_env, publi
     assert "发改委" in plain and "人社局" in plain
     assert plain.index("发改委") < plain.index("完成投资") < plain.index("人社局")
     assert re.search(r"完成投资（亿元）\s+100\s+≥227\.4\s+44\.0%\s+50\.0%\s+-6\.0\s+滞后", plain)
+
+
+@pytest.mark.parametrize("columns", ["80", "100", "200"])
+def test_kpi_status_never_cuts_a_figure_and_sums_up_worst_first(kpi_env, published, columns):
+    result = run(status_cmd, [], env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert max(cell_len(line) for line in out.splitlines()) <= int(columns)
+    assert "…" not in out  # rich marks a cut cell with an ellipsis
+    for figure in ("≥227.4", "44.0%", "50.0%", "-6.0", "≤4.5", "4.7", "5.6", "≥5.5"):
+        assert re.search(rf"(^|\s){re.escape(figure)}(\s|$)", out, re.MULTILINE), figure
+    summary = next(line for line in out.splitlines() if re.match(r"\s*严重滞后 \d", line))
+    assert summary.split() == ["严重滞后", "2", "滞后", "1", "无数据", "1", "正常", "3"]
 
 
 def test_kpi_status_without_a_snapshot_says_how_to_get_one(kpi_env, cfg, warehouse):
