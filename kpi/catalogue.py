@@ -262,7 +262,7 @@ _NAME_NOISE = re.compile(r"[\s\u3000·・.．,，、;；:：()（）\[\]【】<>
 
 def fold_name(text: object) -> str:
     """A name folded for comparison: NFKC (full-width to half-width), no spaces or punctuation."""
-    folded = unicodedata.normalize("NFKC", str(text or ""))[: MAX_NAME_CHARS * 2]
+    folded = unicodedata.normalize("NFKC", str(text or "")[: MAX_NAME_CHARS * 4])
     return _NAME_NOISE.sub("", folded).lower()[:MAX_NAME_CHARS]
 
 
