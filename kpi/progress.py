@@ -58,8 +58,10 @@ COLUMNS = (
     "days_overdue",
     "detail_zh",
     "computed_at",
-    "latest_received_at",
 )
+# Point in time: when the judged figure was received (migration 072). Written with every row and
+# printed by `kpi status --json`, but not part of COLUMNS, the contract other areas build rows by.
+ALL_COLUMNS = (*COLUMNS, "latest_received_at")
 REFERENCE_ZH = {"city_average": "全市平均", "district_average": "全区平均"}
 # Worst first: how every summary of statuses is ordered (never by character code).
 SEVERITY_ORDER = ("严重滞后", "滞后", "预警", "无数据", "正常", "已完成")
@@ -218,7 +220,7 @@ def build_progress(
                 ),
             }
         )
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df = pd.DataFrame(rows, columns=list(ALL_COLUMNS))
     df["days_overdue"] = df["days_overdue"].astype("Int64")
     df["latest_received_at"] = pd.to_datetime(df["latest_received_at"])
     numbers = ("target_value", "actual", "expected", "completion_rate", "time_progress")
@@ -388,7 +390,7 @@ def progress_from_snapshot(
             "select max(as_of) from mart.progress where plan_code = ?", [plan_code]
         ).fetchone()[0]
         if as_of is None:
-            return pd.DataFrame(columns=list(COLUMNS)), None, True
+            return pd.DataFrame(columns=list(ALL_COLUMNS)), None, True
     as_of = _as_date(as_of)
     stored = con.execute(
         "select * from mart.progress where plan_code = ? and as_of = ? order by target_code",
@@ -412,7 +414,7 @@ def progress_records(df: pd.DataFrame) -> list[dict]:
     out = []
     for row in df.to_dict("records"):
         rec = {"code": row["target_code"]}
-        for k in COLUMNS:
+        for k in ALL_COLUMNS:
             v = _clean(row.get(k))
             if k == "as_of" and v is not None:
                 v = _as_date(v).isoformat()

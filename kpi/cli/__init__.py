@@ -60,8 +60,11 @@ def usage_error_zh(exc: click.UsageError) -> str:
     """A usage error of click (option, argument, command) in Chinese."""
     param = getattr(exc, "param", None)
     hint = exc.param_hint if isinstance(getattr(exc, "param_hint", None), str) else None
-    if param is not None and hint is None:
-        hint = " / ".join(getattr(param, "opts", None) or [param.name or ""])
+    if param is not None and (hint is None or getattr(param, "param_type_name", "") == "argument"):
+        if getattr(param, "param_type_name", "") == "argument":
+            hint = param.human_readable_name
+        else:
+            hint = " / ".join(getattr(param, "opts", None) or [param.name or ""])
     if isinstance(exc, click.NoSuchOption):
         near = f"（是否指 {'、'.join(sorted(exc.possibilities))}）" if exc.possibilities else ""
         return f"没有选项 {exc.option_name}{near}"
@@ -77,11 +80,32 @@ def usage_error_zh(exc: click.UsageError) -> str:
             message = DATE_HINT_ZH + (f"，收到“{given.group(1)}”" if given else "")
         elif param is not None and isinstance(param.type, click.Choice):
             message = "可选值：" + "、".join(str(c) for c in param.type.choices)
+        elif param is not None and isinstance(param.type, click.Path):
+            message = _path_problem_zh(message)
         return f"{hint} 的值无效：{message}" if hint else message
     unknown = re.match(r"No such command '(.*)'", exc.message)
     if unknown:
         return f"没有命令“{unknown.group(1)}”"
     return exc.message
+
+
+_PATH_PROBLEMS = (
+    ("does not exist", "不存在"),
+    ("is a directory", "是目录，应为文件"),
+    ("is a file", "是文件，应为目录"),
+    ("is not readable", "不可读（没有权限）"),
+    ("is not writable", "不可写（没有权限）"),
+    ("is not executable", "不可执行"),
+)
+
+
+def _path_problem_zh(message: str) -> str:
+    """click.Path's English complaint about a path, in Chinese."""
+    given = re.search(r"'(.*)'", message)
+    for english, chinese in _PATH_PROBLEMS:
+        if english in message:
+            return f"“{given.group(1) if given else ''}”{chinese}"
+    return message
 
 
 class KpiGroup(click.Group):

@@ -48,12 +48,13 @@ CASES = [
     (["status", "--bogus"], 2, "没有选项 --bogus"),
     (["stauts"], 2, "没有命令“stauts”"),
     (["status"], 1, "尚未发布查询快照"),
+    (["ingest", "{tmp}/报表.xlsx"], 2, "报表.xlsx”不存在"),
 ]
 
 
 @pytest.mark.parametrize(("args", "code", "message"), CASES, ids=lambda x: str(x)[:40])
 def test_a_bad_request_gets_one_chinese_line_and_no_traceback(tmp_path, args, code, message):
-    done = kpi(tmp_path, *args)
+    done = kpi(tmp_path, *(a.replace("{tmp}", str(tmp_path)) for a in args))
     assert done.returncode == code, done.stderr
     assert message in done.stderr
     for english in ("Traceback", "Error:", "Usage:", "Try '"):
