@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import sys
+import unicodedata
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from transforms.progress import PACES_BY_KIND, default_pace, profile_shortfalls, quarter_floors
 from transforms.units import UnitError, canonical
@@ -52,6 +62,7 @@ KIND_ZH = {
     "relative": "相对目标",
     "qualitative": "定性任务",
 }
+_PLAN_CODE = re.compile(r"[a-z][a-z0-9-]*")
 _FOOTER = re.compile(r"—\s*\d+\s*—")
 _SPACE = re.compile(r"\s+")
 
@@ -73,6 +84,9 @@ class Department(BaseModel):
     name_zh: str
     short_zh: str
     route: str
+    # Other names clerks write for it (common abbreviations, former names). The district prefix
+    # (红旗区…, 区…) is never needed here: department_names adds it.
+    aliases: list[str] = []
 
 
 class Baseline(BaseModel):
@@ -201,6 +215,7 @@ class Catalogue(BaseModel):
     targets: list[Target]
     departments: list[Department]
     sha256: str = ""  # of the catalogue file, recorded in ref.plans
+    _names: dict[str, Department] | None = PrivateAttr(default=None)
 
     def target(self, code: str) -> Target:
         """The target with this code (KeyError if none)."""
@@ -218,12 +233,117 @@ class Catalogue(BaseModel):
         return [t for t in self.targets if t.department == department]
 
     def resolve_department(self, text: str) -> Department | None:
-        """The department named by a code, full or short Chinese name (None if unknown)."""
-        key = _SPACE.sub("", str(text or "")).strip()
-        for d in self.departments:
-            if key in (d.code, d.name_zh, d.short_zh) or key == d.name_zh.removeprefix("区"):
-                return d
+        """The department named by a code, a name or alias, with or without the district prefix.
+
+        The one lookup of the register: ingest's 填报单位, every `-d` option and the templates
+        call it. None if the text names no registered department.
+        """
+        names = self._department_names()
+        for key in name_variants(text, self.plan.district_zh):
+            if key in names:
+                return names[key]
         return None
+
+    def closest_departments(self, text: str, n: int = 3) -> list[Department]:
+        """The registered departments whose Chinese names look most like `text`, best first."""
+        keys = name_variants(text, self.plan.district_zh)
+        scored = []
+        for i, d in enumerate(self.departments):
+            names = {
+                k
+                for written in (d.name_zh, d.short_zh, *d.aliases)
+                for k in name_variants(written, self.plan.district_zh)
+            }
+            score = max((_likeness(a, b) for a in keys for b in names), default=0.0)
+            if score >= 0.4:
+                scored.append((-score, i, d))
+        return [d for _, _, d in sorted(scored)[:n]]
+
+    def unknown_department_zh(self, text: str, *, list_all: bool = False) -> str:
+        """The Chinese message for a name the register does not know, with the closest ones."""
+        shown = _SPACE.sub(" ", str(text or "")).strip()
+        shown = shown if len(shown) <= 30 else shown[:30] + "…"
+        msg = f"未知单位“{shown}”" if fold_name(text) else "未填写单位"
+        near = self.closest_departments(text)
+        if near:
+            msg += "；最接近的已登记单位：" + "、".join(
+                f"{d.short_zh}（{d.name_zh}）" for d in near
+            )
+        if list_all or not near:
+            msg += "；已登记单位：" + "、".join(d.short_zh for d in self.departments)
+        return msg
+
+    def require_department(self, text: str) -> Department:
+        """resolve_department, or UnknownDepartmentError naming the closest registered names."""
+        dept = self.resolve_department(text)
+        if dept is None:
+            raise UnknownDepartmentError(self.unknown_department_zh(text, list_all=True))
+        return dept
+
+    def _department_names(self) -> dict[str, Department]:
+        if self._names is None:
+            self._names, _ = department_names(self.departments, self.plan.district_zh)
+        return self._names
+
+
+class UnknownDepartmentError(LookupError):
+    """A department name the register does not know; the message is Chinese, for people."""
+
+
+# Clerks' text: bounded before any comparison (difflib is quadratic in the length).
+MAX_NAME_CHARS = 60
+_NAME_NOISE = re.compile(r"[\s\u3000·・.．,，、;；:：()（）\[\]【】<>《》\"'“”‘’_-]+")
+
+
+def fold_name(text: object) -> str:
+    """A name folded for comparison: NFKC (full-width to half-width), no spaces or punctuation."""
+    folded = unicodedata.normalize("NFKC", str(text or "")[: MAX_NAME_CHARS * 4])
+    return _NAME_NOISE.sub("", folded).lower()[:MAX_NAME_CHARS]
+
+
+def name_variants(text: object, district_zh: str) -> list[str]:
+    """`text` folded, then without the district's prefix (红旗区…, 区…, …红旗区…), most exact first.
+
+    The prefix is the plan's own district (from the catalogue), never a hard-coded one; its
+    level character (区, 县, 市, 旗) alone also counts as a prefix, as in 区人社局.
+    """
+    key = fold_name(text)
+    if not key:
+        return []
+    district = fold_name(district_zh)
+    out = [key]
+    rest = key
+    if district and district in rest:
+        # 红旗区人社局, 新乡市红旗区人社局, 国家税务总局新乡市红旗区税务局
+        rest = rest.split(district, 1)[1]
+        out.append(rest)
+    level = district[-1:] if district[-1:] in ("区", "县", "市", "旗") else ""
+    if level and rest.startswith(level) and len(rest) > 1:
+        out.append(rest[1:])
+    return [k for i, k in enumerate(out) if k and k not in out[:i]]
+
+
+def department_names(
+    departments: list[Department], district_zh: str
+) -> tuple[dict[str, Department], list[str]]:
+    """Every accepted folded name -> its department; and the names claimed by two departments."""
+    names: dict[str, Department] = {}
+    clashes: list[str] = []
+    for d in departments:
+        for written in (d.code, d.name_zh, d.short_zh, *d.aliases):
+            for key in name_variants(written, district_zh):
+                other = names.setdefault(key, d)
+                if other.code != d.code:
+                    clashes.append(f"name {written!r} names both {other.code} and {d.code}")
+    return names, clashes
+
+
+def _likeness(a: str, b: str) -> float:
+    """How alike two folded names are: difflib's ratio, or their characters in common (Dice)."""
+    ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    sa, sb = set(a), set(b)
+    common = 2 * len(sa & sb) / max(len(sa) + len(sb), 1)
+    return max(ratio, 0.9 * common)
 
 
 def squash(text: str) -> str:
@@ -332,6 +452,9 @@ def load_catalogue(path: Path | str, floors: tuple[float, ...] | None = None) ->
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValidationError) as exc:
         raise CatalogueError(path, [f"department register {dept_path.name}: {exc}"]) from exc
     dept_codes = {d.code for d in departments}
+    _, clashes = department_names(departments, plan.district_zh)
+    if clashes:
+        raise CatalogueError(path, [f"department register {dept_path.name}: {c}" for c in clashes])
     try:
         report = squash((path.parent / plan.report).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -372,9 +495,25 @@ def get_catalogue(plan: str | None = None) -> Catalogue:
     from kpi.config import settings
 
     p = settings().catalogue_path(plan)
-    if not p.exists():
-        raise FileNotFoundError(f"no catalogue for plan {plan!r}: {p}")
+    # A plan code is a file name under the catalogue folder: nothing else (no "../").
+    if not _PLAN_CODE.fullmatch(str(plan or settings().plan)) or not p.is_file():
+        raise UnknownPlanError(plan or settings().plan, p)
     return _cached(str(p), p.stat().st_mtime)
+
+
+class UnknownPlanError(FileNotFoundError):
+    """No catalogue file for a plan code; the message is Chinese and lists the plans there are."""
+
+    def __init__(self, plan: str, path: Path):
+        known = sorted(
+            q.stem
+            for q in path.parent.glob("*.yaml")
+            if _PLAN_CODE.fullmatch(q.stem) and q.stem != "departments"
+        )
+        shown = str(plan)[:40]
+        have = "、".join(known[:20]) + ("…" if len(known) > 20 else "") if known else "无"
+        super().__init__(f"未知计划“{shown}”：找不到目标清单 {path}（已有计划：{have}）")
+        self.plan = plan
 
 
 if __name__ == "__main__":

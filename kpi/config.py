@@ -42,6 +42,8 @@ class Settings:
     wecom_per_minute: int
     delivery_permanent_tries: int
     delivery_dead_recheck_hours: int
+    # The analysts' snapshot: written in this DuckDB storage version (see config/kpi.toml).
+    snapshot_storage_version: str = "v1.0.0"
 
     @property
     def tz(self) -> ZoneInfo:
