@@ -1,5 +1,5 @@
 """Ingesting department submissions: read, validate (Great Expectations), quarantine, load."""
 
-from kpi.ingest.core import ingest_files, ingest_inbox, ingest_plans
+from kpi.ingest.core import check_file, ingest_files, ingest_inbox, ingest_plans
 
-__all__ = ["ingest_files", "ingest_inbox", "ingest_plans"]
+__all__ = ["check_file", "ingest_files", "ingest_inbox", "ingest_plans"]

@@ -11,6 +11,7 @@ when each file was ingested alone, in order.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -35,7 +36,7 @@ from kpi.ingest.prepare import Limits, Prepared, auto_workers, prepared
 from kpi.ingest.quarantine import file_reason, public, row_entries
 from kpi.ingest.store import compare, current_for_targets, load_batch, lookup_submissions
 from kpi.ingest.validate import FileRows, load_rules, rule_columns, run_rules_many, warm_up
-from kpi.warehouse import connect, sync_catalogues
+from kpi.warehouse import connect, open_snapshot, sync_catalogues
 from transforms.periods import month_end
 
 log = logging.getLogger("kpi.ingest")
@@ -118,6 +119,40 @@ def ingest_inbox(
     jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
     _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
     return [job.receipt for job in jobs]
+
+
+def check_file(cfg: Settings, catalogue, path, *, as_of: date | None = None) -> dict:
+    """The receipt a file would get if ingested now; writes nothing and takes no lock.
+
+    The same reading, caps, rules and words as ingest_files. The values a file is compared with
+    (earlier periods, revisions, files sent before) come from the published snapshot, when one
+    exists: the web desk checks an upload while a nightly run holds the warehouse.
+    """
+    as_of = as_of or clock.today(cfg.tz)
+    job = _File(0, catalogue, Path(path), from_inbox=False)
+    limits = Limits(cfg.max_file_bytes, cfg.max_xlsx_uncompressed_bytes)
+    stream = prepared([(catalogue, job.path)], as_of, limits, 1, 1)
+    try:
+        job.prep = next(stream)
+    finally:
+        stream.close()
+    with _snapshot(cfg) as con:
+        _chunk(cfg, con, [job], as_of, None, None, None, _Clock(), store=False)
+    return job.receipt
+
+
+@contextlib.contextmanager
+def _snapshot(cfg: Settings):
+    """A read-only connection to the published snapshot, or None when there is none yet."""
+    try:
+        con = open_snapshot(cfg)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def inbox_files(cfg: Settings, plan_code: str) -> list[Path]:
@@ -206,11 +241,18 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
         gc.unfreeze()
 
 
-def _chunk(cfg: Settings, con, chunk, as_of: date, run_id, received_at, io, clock) -> None:
-    """Validate and load one chunk of parsed files (one transaction for the load)."""
+def _chunk(
+    cfg: Settings, con, chunk, as_of: date, run_id, received_at, io, clock, *, store: bool = True
+) -> None:
+    """Validate and load one chunk of parsed files (one transaction for the load).
+
+    With store=False (check_file) everything is decided the same way and nothing is written;
+    `con` may then be a read-only snapshot, or None for an empty warehouse.
+    """
     for f in chunk:
         _take(cfg, f, run_id, received_at)
-    stored = lookup_submissions(con, [i for f in chunk for i in (f.sha, _salted(f))])
+    ids = [i for f in chunk for i in (f.sha, _salted(f))]
+    stored = lookup_submissions(con, ids) if con is not None else {}
     first_of: dict[tuple[str, str], _File] = {}
     taken = set(stored)
     for f in chunk:
@@ -235,14 +277,14 @@ def _chunk(cfg: Settings, con, chunk, as_of: date, run_id, received_at, io, cloc
     for f, found in zip(parsed, run_rules_many([f.rows for f in parsed], first_rules), strict=True):
         f.findings = found
     clock.lap("validate")
-    state = current_for_targets(con, _pairs(parsed))
+    state = current_for_targets(con, _pairs(parsed)) if con is not None else {}
     for f in parsed:
         _decide(f, state, later)
     clock.lap("decide")
     deferred = [f for f in parsed if f.refusal is None]
     # The archive copies of the files that will be stored are written by threads meanwhile;
     # all must exist before the commit.
-    copies = [io.submit(_archive, cfg, f.path, f.sha) for f in deferred]
+    copies = [io.submit(_archive, cfg, f.path, f.sha) for f in deferred] if store else []
     if later and not any(r.severity == "critical" for r in later):
         found = run_rules_many([f.rows for f in deferred], later)
         for f, more in zip(deferred, found, strict=True):
@@ -264,19 +306,20 @@ def _chunk(cfg: Settings, con, chunk, as_of: date, run_id, received_at, io, cloc
     for copy in copies:
         copy.result()
     clock.lap("records")
-    for f in fresh:
-        if f.refusal is None:
-            log.info(
-                "loading %s: %d rows, %d quarantined",
-                f.name,
-                len(f.rows.records),
-                len(f.quarantined),
-            )
-    load_batch(con, submissions, rows, observations, rejections, superseded_stored)
-    clock.lap("load")
-    for f in fresh:
-        if f.refusal is None:
-            log.info("loaded %s: %s", f.name, f.receipt["status"])
+    if store:
+        for f in fresh:
+            if f.refusal is None:
+                log.info(
+                    "loading %s: %d rows, %d quarantined",
+                    f.name,
+                    len(f.rows.records),
+                    len(f.quarantined),
+                )
+        load_batch(con, submissions, rows, observations, rejections, superseded_stored)
+        clock.lap("load")
+        for f in fresh:
+            if f.refusal is None:
+                log.info("loaded %s: %s", f.name, f.receipt["status"])
     for f in chunk:
         if f.existing is not None or f.first is not None:
             f.receipt = _duplicate_receipt(f, f.existing or _as_existing(f.first))
