@@ -38,6 +38,15 @@ class Settings:
     report_base_url: str
     demo_as_of: str
     lock_wait_seconds: int
+    # The submission desk (kpi/desk); defaults keep settings built without these keys working.
+    desk_host: str = "127.0.0.1"
+    desk_port: int = 8700
+    desk_base_url: str = "http://127.0.0.1:8700"
+    desk_token_days: int = 30
+    desk_lock_wait_seconds: int = 5
+    desk_forwarded_allow_ips: str = "127.0.0.1"
+    desk_check_concurrency: int = 1
+    desk_check_queue: int = 8
 
     @property
     def tz(self) -> ZoneInfo:

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "kpi.cli.alerts",  # alerts, ack, feedback, close, deliver
     "kpi.cli.reports",  # report
     "kpi.cli.run",  # run, replay, demo
+    "kpi.cli.desk",  # desk (serve), desk token, desk revoke
 )
 
 
