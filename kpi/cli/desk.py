@@ -43,9 +43,9 @@ def desk_group(ctx: click.Context, host: str | None, port: int | None) -> None:
         secret(cfg)  # made once, before the first request
     except SecretError as exc:
         raise click.ClickException(str(exc)) from exc
-    host, port = host or cfg.desk_host, port or cfg.desk_port
-    click.echo(f"填报网页：http://{host}:{port}/  （对外地址 {cfg.desk_base_url}；Ctrl-C 停止）")
-    serve(cfg, ctx.obj["plan"], host=host, port=port)
+    host = host or cfg.desk_host
+    port = cfg.desk_port if port is None else port
+    serve(cfg, ctx.obj["plan"], host=host, port=port, announce=lambda s: click.echo(s, err=True))
 
 
 @desk_group.command("token")

@@ -32,16 +32,28 @@ def config(cfg: Settings, app, *, log_level: str = "info", **kw) -> uvicorn.Conf
     )
 
 
-def serve(cfg: Settings, plan: str | None = None, *, host: str, port: int) -> None:
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (port 0: one the OS chooses)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def serve(cfg: Settings, plan: str | None = None, *, host: str, port: int, announce=print) -> None:
     """Run the desk until interrupted; meta.access is flushed every minute and at exit."""
     app = create_app(cfg, plan)
-    desk = app.state.desk
-    flusher = Flusher(desk.access, FLUSH_SECONDS)
+    sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    announce(f"填报网页：http://{host}:{bound}/  （对外地址 {cfg.desk_base_url}；Ctrl-C 停止）")
+    flusher = Flusher(app.state.desk.access, FLUSH_SECONDS)
     flusher.start()
     try:
-        uvicorn.Server(config(cfg, app, host=host, port=port)).run()
+        uvicorn.Server(config(cfg, app)).run(sockets=[sock])
     finally:
         flusher.stop()
+        sock.close()
 
 
 class Background:
@@ -49,9 +61,7 @@ class Background:
 
     def __init__(self, cfg: Settings, plan: str | None = None, *, deliver_now: bool = True):
         self.app = create_app(cfg, plan, deliver_now=deliver_now)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = bind("127.0.0.1", 0)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(config(cfg, self.app, log_level="warning"))

@@ -123,6 +123,25 @@ def test_a_department_uploads_its_template_and_gets_its_receipt_at_once(client, 
     assert waiting(seeded) == []
 
 
+def test_the_template_carries_last_periods_figures_in_a_column_ingest_ignores(client, seeded):
+    import io
+
+    import openpyxl
+
+    data = template(client, seeded.token(department="fgw"))
+    ws = openpyxl.load_workbook(io.BytesIO(data))["填报表"]
+    header = [c.value for c in ws[2]]
+    assert header[-1] == "上期填报（仅供参考）" and header[0] == "填报单位"
+    refs = {ws.cell(r, 3).value: ws.cell(r, len(header)).value for r in range(3, ws.max_row + 1)}
+    assert refs == {"investment_total": "2023-05：60亿元", "finance_hall_open": "2023-05：推进中"}
+    csv_text = client.get(
+        "/template",
+        params={"period": "2023-06", "format": "csv"},
+        headers=bearer(seeded.token(department="fgw")),
+    ).content.decode("utf-8-sig")
+    assert csv_text.splitlines()[1].endswith(",2023-05：60亿元")
+
+
 def test_refused_rows_come_back_with_row_column_value_and_reason(client, seeded, tmp_path):
     token = seeded.token(department="fgw")
     path = fill_template(
