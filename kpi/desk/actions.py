@@ -11,6 +11,7 @@ warehouse copies in well under a second).
 from __future__ import annotations
 
 import getpass
+import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -65,11 +66,20 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
     text = (value or "").strip()
     if not text:
         if required:
-            raise Refused(f"请填写{what}")
+            raise Refused(f"{what}不能为空")
         return None
     if len(text) > MAX_NOTE_CHARS:
-        raise Refused(f"{what}太长：最多 {MAX_NOTE_CHARS} 字")
+        raise Refused(f"{what}过长（{len(text)} 字，最多 {MAX_NOTE_CHARS} 字）")
     return text
+
+
+def _locks_itself(fn: Callable) -> bool:
+    """Whether a workflow function takes the run lock (and republishes) on its own.
+
+    Transitional: kpi.alerts.workflow on branch h-delivery takes the lock itself (`lock_wait=`);
+    the version on main does not. Once both are merged, only the first branch remains.
+    """
+    return "lock_wait" in inspect.signature(fn).parameters
 
 
 def episode_step(
@@ -87,29 +97,25 @@ def episode_step(
 
     now = now or clock.now(cfg.tz)
     if step == "ack":
-        note = _text(text, "确认说明", required=True)
-
-        def run():
-            return workflow.ack(cfg, episode_id, note, now, actor=actor)
+        fn, args = workflow.ack, (_text(text, "确认说明", required=True), now)
     elif step == "feedback":
-        note = _text(text, "反馈内容", required=True)
-
-        def run():
-            return workflow.feedback(cfg, episode_id, note, now, actor=actor)
+        fn, args = workflow.feedback, (_text(text, "反馈内容", required=True), now)
     elif step == "close":
-        note = _text(text, "销号说明", required=False)
-
-        def run():
-            return workflow.close(cfg, episode_id, now, note, actor=actor)
+        fn, args = workflow.close, (now, _text(text, "销号说明", required=False))
     else:
         raise ValueError(f"unknown step {step!r}")
     try:
-        return locked_write(cfg, run, access=access)
+        if _locks_itself(fn):
+            try:
+                return fn(cfg, episode_id, *args, actor=actor, lock_wait=cfg.desk_lock_wait_seconds)
+            except LockedError:
+                raise Busy(BUSY_ZH) from None
+        return locked_write(cfg, lambda: fn(cfg, episode_id, *args, actor=actor), access=access)
     except workflow.EpisodeNotFound:
         raise Refused(f"没有编号为 {episode_id} 的预警") from None
     except (Busy, Refused):
         raise
-    except ValueError as exc:  # the workflow's own refusals (closed episode, empty note...)
+    except ValueError as exc:  # the workflow's own refusals (closed episode, second ack...)
         raise Refused(str(exc)) from None
 
 

@@ -51,7 +51,7 @@ def test_the_13710_buttons_do_what_the_cli_does(client, seeded):
     eid = fgw_episode(seeded)
 
     empty = client.post(f"/alerts/{eid}/ack", data={"csrf": csrf, "text": "  "})
-    assert empty.status_code == 409 and "请填写确认说明" in empty.text
+    assert empty.status_code == 409 and "确认说明不能为空" in empty.text
     done = client.post(f"/alerts/{eid}/ack", data={"csrf": csrf, "text": "已收到，正在核实"})
     assert done.status_code == 303 and done.headers["location"].startswith("/board?ok=ack")
     ep = open_episodes(seeded)[eid]
