@@ -161,6 +161,7 @@ class DeskMiddleware:
     def _early(self, request: Request, state: dict):
         """A response decided before the body is read: too large, or a ?token= link."""
         method = request.method
+        self._authenticate(request, state)  # first, so that even a refused request is attributed
         if method in ("POST", "PUT", "PATCH"):
             cap = self.desk.upload_cap() if request.url.path in UPLOAD_PATHS else FORM_CAP
             length = request.headers.get("content-length")
@@ -169,7 +170,6 @@ class DeskMiddleware:
                     return _error(request, 400, "请求头 Content-Length 无效")
                 if int(length) > cap:
                     return _too_large(request, cap)
-        self._authenticate(request, state)
         if method == "GET" and "token" in request.query_params:
             return self._token_link(request, state)
         return None

@@ -157,6 +157,28 @@ def test_refused_rows_come_back_with_row_column_value_and_reason(client, seeded,
     assert "发改委_2023年6月.xlsx" in bad["reason"] and "第3行" in bad["reason"]
 
 
+def test_department_text_is_shown_inert(client, seeded, tmp_path):
+    from conftest import csv_file, row
+
+    token = seeded.token(department="fgw")
+    evil = "<script>alert(1)</script>"
+    path = csv_file(
+        tmp_path / "evil.csv",
+        [row("发改委", "2023-06", "investment_total", "亿元", evil)],
+    )
+    got = upload(client, token, path, name='<img src=x onerror="alert(2)">.csv')
+    assert got.json()["rejected"][0]["value"] == evil
+    client.cookies.set("kpi_desk", token)
+    upload_id = got.headers["x-desk-upload"]
+    page = client.get(f"/uploads/{upload_id}").text
+    assert evil not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert (
+        "script-src 'nonce-"
+        in client.get(f"/uploads/{upload_id}").headers["content-security-policy"]
+    )
+
+
 def test_a_file_with_nothing_to_load_is_not_queued(client, seeded, tmp_path):
     token = seeded.token(department="fgw")
     broken = tmp_path / "发改委_2023年6月.xlsx"
@@ -246,6 +268,17 @@ def _raw_request(url: str, head: str, body_chunks: list[bytes]) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _logged(desk, status: int) -> dict:
+    import time
+
+    for _ in range(100):
+        found = [r for r in desk.app.state.desk.access.pending() if r["status"] == status]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no access record with status {status}")
+
+
 def test_an_oversized_upload_is_refused_before_its_body_is_read(desk, seeded):
     token = seeded.token(department="fgw")
     too_big = seeded.cfg.max_file_bytes * 10
@@ -258,6 +291,8 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(desk, seeded):
     answer = _raw_request(desk.url, head, [])  # not one byte of the body is sent
     assert answer.startswith("HTTP/1.1 413")
     assert waiting(seeded) == []
+    logged = _logged(desk, 413)  # recorded once the answer has gone out
+    assert logged["scope"] == "dept:fgw" and logged["path"] == "/api/submissions"
 
 
 def test_a_chunked_upload_is_cut_off_at_the_cap(desk, seeded):
@@ -286,6 +321,7 @@ def test_every_request_is_logged_without_its_token(client, desk, seeded):
     client.get("/board", headers=bearer(token))
     client.cookies.clear()
     client.get("/")
+    _logged(desk, 401)  # the last request is recorded once its answer has gone out
     records = desk.app.state.desk.access.pending()
     text = desk.app.state.desk.access.path.read_text(encoding="utf-8")
     assert token not in text and "token=" not in text
