@@ -407,10 +407,6 @@ def create_app(cfg: Settings, plan: str | None = None, *, deliver_now: bool = Tr
     async def denied(request: Request, exc: Denied):
         return _error(request, exc.status, exc.message)
 
-    @app.exception_handler(store.NoSnapshot)
-    async def no_snapshot(request: Request, exc: store.NoSnapshot):
-        return _error(request, 503, str(exc))
-
     @app.exception_handler(actions.Busy)
     async def busy(request: Request, exc: actions.Busy):
         response = _error(request, 503, str(exc))

@@ -19,17 +19,17 @@ from kpi.warehouse import open_snapshot, sql_file
 SQL = Path(__file__).resolve().parent / "sql"
 
 
-class NoSnapshot(RuntimeError):
-    """No snapshot has been published yet (Chinese text)."""
-
-
 @contextlib.contextmanager
 def snapshot(cfg: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the published snapshot, for one request."""
+    """A read-only connection to the published snapshot, for one request.
+
+    Before the first nightly run there is none: an empty in-memory database stands in, so
+    pages show "no data yet" and a department can already download its template and upload.
+    """
     try:
         con = open_snapshot(cfg)
     except FileNotFoundError:
-        raise NoSnapshot("尚无数据：夜间流程还没有发布过查询快照，请稍后再试") from None
+        con = duckdb.connect()
     try:
         # Requests read the snapshot and nothing else: no files, no extensions, no network.
         con.execute("set enable_external_access = false")

@@ -44,6 +44,11 @@ def test_the_board_shows_alerts_by_age_missing_departments_and_last_night(client
     assert "科技局" in missing and "人社局" not in missing
     run = html.split('id="run"')[1].split("</section>")[0]
     assert "市场监管局_2023年6月.csv" in run and "部分接收" in run
+    # Any department's page, read only: no upload form, no buttons.
+    dept = client.get("/departments/fgw")
+    assert dept.status_code == 200 and "完成投资" in dept.text
+    assert 'action="/upload"' not in dept.text and "/alerts/" not in dept.text
+    assert client.get("/departments/nobody").status_code == 404
 
 
 def test_the_13710_buttons_do_what_the_cli_does(client, seeded):

@@ -92,3 +92,48 @@ def test_token_and_revoke_refuse_bad_input_in_chinese(seeded):
     assert plain.returncode == 0 and "区领导" in plain.stdout and "kpi desk revoke" in plain.stdout
     bad = kpi(seeded, "desk", "revoke", "not-a-token")
     assert bad.returncode != 0 and "令牌编号" in bad.stderr
+
+
+def test_a_fresh_home_answers_before_any_nightly_run(tmp_path, monkeypatch):
+    """From a clean clone: no warehouse, no snapshot; the real plan; a department uploads."""
+    from kpi.catalogue import load_catalogue
+    from kpi.config import ROOT, load_settings
+    from kpi.desk.server import Background
+    from kpi.desk.tokens import mint
+
+    monkeypatch.delenv("KPI_DESK_SECRET", raising=False)
+    cfg = load_settings(env={}).with_home(tmp_path / "home")
+    catalogue = load_catalogue(ROOT / "catalogue" / f"{cfg.plan}.yaml")
+    desk = Background(cfg, deliver_now=False).start()
+    try:
+        token = mint(cfg, cfg.plan, "dept:fgw")[0]
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=desk.url, timeout=120) as c:
+            assert c.get("/healthz").json() == {"status": "ok", "snapshot": False}
+            page = c.get("/", headers=auth)
+            assert page.status_code == 200 and "尚无进度数据" in page.text
+            assert c.get("/api/status", headers=auth).json() == []
+            data = c.get("/template", params={"period": "2023-06"}, headers=auth)
+            assert data.status_code == 200
+            path = fill_template(data.content, catalogue, tmp_path / "发改委_2023年6月.xlsx")
+            with open(path, "rb") as fh:
+                got = c.post("/api/submissions", headers=auth, files={"file": (path.name, fh)})
+            assert got.status_code == 202, got.text
+            assert got.json()["status"] == "accepted" and got.json()["department"] == "fgw"
+            other = mint(cfg, cfg.plan, "dept:tjj")[0]
+            with open(path, "rb") as fh:
+                refused = c.post(
+                    "/api/submissions",
+                    headers={"Authorization": f"Bearer {other}"},
+                    files={"file": (path.name, fh)},
+                )
+            assert refused.status_code == 403
+            assert (
+                c.get(
+                    "/api/status?department=fgw", headers={"Authorization": f"Bearer {other}"}
+                ).status_code
+                == 403
+            )
+            assert c.get("/api/status").status_code == 401
+    finally:
+        desk.stop()
