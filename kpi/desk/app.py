@@ -452,6 +452,8 @@ def create_app(cfg: Settings, plan: str | None = None, *, deliver_now: bool = Tr
 
     def _department_page(request: Request, code: str, *, readonly: bool):
         catalogue = desk.catalogue()
+        if code not in {d.code for d in catalogue.departments}:
+            raise Denied(403, "本单位不在当前计划的单位名录中，请联系督查局")
         dept = catalogue.department(code)
         today = clock.today(cfg.tz)
         with store.snapshot(cfg) as con:
@@ -478,6 +480,8 @@ def create_app(cfg: Settings, plan: str | None = None, *, deliver_now: bool = Tr
     def template(request: Request, period: str | None = None, format: str = "xlsx"):
         claims = _need_department(request)
         catalogue = desk.catalogue()
+        if claims.department not in {d.code for d in catalogue.departments}:
+            raise Denied(403, "本单位不在当前计划的单位名录中，请联系督查局")
         dept = catalogue.department(claims.department)
         if format not in ("xlsx", "csv"):
             raise Denied(400, "格式只能是 xlsx 或 csv")
@@ -524,6 +528,8 @@ def create_app(cfg: Settings, plan: str | None = None, *, deliver_now: bool = Tr
 
     def _handle_upload(claims: Token, filename: str | None, upload: UploadFile) -> dict:
         catalogue = desk.catalogue()
+        if claims.department not in {d.code for d in catalogue.departments}:
+            raise Denied(403, "本单位不在当前计划的单位名录中，请联系督查局")
         dept = catalogue.department(claims.department)
         plan_code = catalogue.plan.code
         fh = upload.file

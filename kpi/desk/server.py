@@ -49,11 +49,22 @@ def serve(cfg: Settings, plan: str | None = None, *, host: str, port: int, annou
     announce(f"填报网页：http://{host}:{bound}/  （对外地址 {cfg.desk_base_url}；Ctrl-C 停止）")
     flusher = Flusher(app.state.desk.access, FLUSH_SECONDS)
     flusher.start()
+    # Importing Great Expectations takes seconds: do it now, not in the first upload's receipt.
+    threading.Thread(target=_warm_up, name="kpi-desk-warm-up", daemon=True).start()
     try:
         uvicorn.Server(config(cfg, app)).run(sockets=[sock])
     finally:
         flusher.stop()
         sock.close()
+
+
+def _warm_up() -> None:
+    try:
+        from kpi.ingest.validate import warm_up
+
+        warm_up()
+    except Exception:  # only a head start; the first check imports it anyway
+        log.exception("warm-up failed")
 
 
 class Background:

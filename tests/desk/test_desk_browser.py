@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import fill_template
+from desk_support import fill_template
 
 pytestmark = pytest.mark.slow
 

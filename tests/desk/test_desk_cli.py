@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from conftest import PLAN, fill_template
+from desk_support import PLAN, fill_template
 
 from kpi.warehouse import connect
 

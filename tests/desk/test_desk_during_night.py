@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import PLAN, fill_template
+from desk_support import PLAN, fill_template
 
 from kpi.ingest import ingest_inbox
 from kpi.ingest.core import inbox_files

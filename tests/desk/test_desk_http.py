@@ -7,7 +7,7 @@ import socket
 
 import httpx
 import pytest
-from conftest import PLAN, fill_template
+from desk_support import PLAN, fill_template
 
 from kpi.ingest import ingest_inbox
 from kpi.ingest.core import inbox_files
@@ -158,7 +158,7 @@ def test_refused_rows_come_back_with_row_column_value_and_reason(client, seeded,
 
 
 def test_department_text_is_shown_inert(client, seeded, tmp_path):
-    from conftest import csv_file, row
+    from desk_support import csv_file, row
 
     token = seeded.token(department="fgw")
     evil = "<script>alert(1)</script>"
