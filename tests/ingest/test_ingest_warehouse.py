@@ -230,3 +230,55 @@ def test_kpi_ingest_json_prints_one_receipt_per_file(cfg, tiny_catalogue, tmp_pa
     assert {"row": 2, "column": "数值", "value": "x"}.items() <= entry.items()
     assert entry["reason"] == "文件“bad.csv”第2行“数值”列“x”不是数字"
     assert set(receipts[0]) >= {"file", "status", "accepted", "rejected", "revisions"}
+
+
+def _kpi_ingest(cfg, tmp_path, monkeypatch, *args: str, wait: int):
+    from kpi.cli import main
+    from kpi.config import settings
+
+    monkeypatch.setenv("KPI_HOME", str(cfg.home))
+    monkeypatch.setenv("KPI_CATALOGUE_DIR", str(tmp_path / "catalogue"))
+    monkeypatch.setenv("KPI_LOCK_WAIT_SECONDS", str(wait))
+    settings.cache_clear()
+    try:
+        return CliRunner().invoke(main, ["--plan", "tiny-2023", "ingest", *args])
+    finally:
+        settings.cache_clear()
+
+
+def test_kpi_ingest_never_writes_while_a_run_holds_the_lock(
+    cfg, tiny_catalogue, tmp_path, monkeypatch
+):
+    from kpi.warehouse import pipeline_lock
+
+    ok = write_csv(tmp_path / "ok.csv", [r("科技局", "2023-06", "hightech_firms", "家", 3)])
+    with pipeline_lock(cfg):  # a nightly run in progress
+        result = _kpi_ingest(cfg, tmp_path, monkeypatch, str(ok), "--as-of", "2023-07-15", wait=1)
+    assert result.exit_code == 1
+    assert "流水线正在运行" in result.output and "未导入任何文件" in result.output
+    assert "Traceback" not in result.output
+    assert not cfg.warehouse.exists()
+
+
+def test_kpi_ingest_waits_for_a_run_to_end_then_ingests(cfg, tiny_catalogue, tmp_path, monkeypatch):
+    import threading
+
+    from kpi.warehouse import pipeline_lock
+
+    ok = write_csv(tmp_path / "ok.csv", [r("科技局", "2023-06", "hightech_firms", "家", 3)])
+    held, release = threading.Event(), threading.Event()
+
+    def run() -> None:
+        with pipeline_lock(cfg):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=run)
+    holder.start()
+    held.wait(10)
+    threading.Timer(1.0, release.set).start()
+    result = _kpi_ingest(cfg, tmp_path, monkeypatch, str(ok), "--as-of", "2023-07-15", wait=60)
+    holder.join()
+    assert result.exit_code == 0, result.output
+    assert "等待" in result.output  # it said why it waited
+    assert len(query(cfg, "select * from staged.observations")) == 1
