@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from kpi.ingest.failpoints import failpoint
+from kpi.ingest.failpoints import failpoint, worker_failpoint
 from kpi.ingest.frame import blank_template_rows, cell_text, find_table, frame_records
 from kpi.ingest.read import Caps, FileRefused, read_sheets
 from kpi.ingest.text import clip, display_name, name_key
@@ -132,6 +132,7 @@ def prepare_file(path: Path, catalogue, as_of: date, limits: Limits) -> Prepared
             )
         return out
     try:
+        worker_failpoint(path.name)
         _parse(out, data, catalogue, as_of, limits)
     except FileRefused as exc:
         out.refusal = (f"{_q(name)}{exc}", exc.code)

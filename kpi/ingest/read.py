@@ -296,7 +296,7 @@ class _SharedStrings:
     """Counts the shared strings: no more than the cells a file may hold, bounded text."""
 
     def __init__(self, caps: Caps):
-        self.caps, self.count, self.chars = caps, 0, 0
+        self.caps, self.count, self.text = caps, 0, 0
 
     def start(self, name: str, attrs: dict) -> None:
         if _local(name) == "si":
@@ -311,8 +311,8 @@ class _SharedStrings:
         pass
 
     def chars(self, data: str) -> None:
-        self.chars += len(data)
-        if self.chars > MAX_SHARED_CHARS:
+        self.text += len(data)
+        if self.text > MAX_SHARED_CHARS:
             raise FileRefused(
                 f"的文本内容超过{MAX_SHARED_CHARS // 10_000}万个字符（上限），拒绝读取",
                 "too_much_text",
