@@ -837,21 +837,21 @@ CASES: list[Case] = [
     # --- a parser that misbehaves (injected in the worker: the same refusal a real one gets) --
     Case(
         "parser_hangs",
-        _one(lambda f, r: write_csv(f / "hang.csv", [GOOD])),
+        _one(lambda f, r: write_csv(f / "hang.csv", [GOOD2])),
         "rejected",
         "读取超过2秒",
         env={"KPI_FAILPOINT": "worker-hang:hang.csv", "KPI_PARSE_SECONDS": "2"},
     ),
     Case(
         "parser_memory_grows",
-        _one(lambda f, r: write_csv(f / "balloon.csv", [GOOD])),
+        _one(lambda f, r: write_csv(f / "balloon.csv", [GOOD2])),
         "rejected",
         "内存超过上限",
         env={"KPI_FAILPOINT": "worker-balloon:balloon.csv"},
     ),
     Case(
         "parser_dies",
-        _one(lambda f, r: write_csv(f / "crash.csv", [GOOD])),
+        _one(lambda f, r: write_csv(f / "crash.csv", [GOOD2])),
         "rejected",
         "意外中止",
         env={"KPI_FAILPOINT": "worker-crash:crash.csv"},
