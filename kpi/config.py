@@ -38,6 +38,13 @@ class Settings:
     report_base_url: str
     demo_as_of: str
     lock_wait_seconds: int
+    # ingest caps against hostile files (issue 11)
+    max_rows: int
+    max_columns: int
+    max_cells: int
+    parse_seconds: int
+    parse_memory_mb: int
+    max_listed_rows: int
     # The submission desk (kpi/desk); defaults keep settings built without these keys working.
     desk_host: str = "127.0.0.1"
     desk_port: int = 8700
