@@ -538,9 +538,12 @@ def create_app(cfg: Settings, plan: str | None = None, *, deliver_now: bool = Tr
         try:
             as_of = clock.today(cfg.tz)
             receipt = desk.checker.check(cfg, catalogue, staged.path, as_of)
-            named = uploads.departments_named(cfg, catalogue, staged.path, as_of)
-            if receipt.get("department") and receipt["department"] != dept.code:
-                named.add(receipt["department"])
+            queued = uploads.should_queue(receipt)
+            named = {receipt["department"]} if receipt.get("department") else set()
+            if queued and named <= {dept.code}:
+                # The receipt names the file's main department; a few rows of another one
+                # would load as theirs: read the rows once more (same worker and caps).
+                named |= uploads.departments_named(cfg, catalogue, staged.path, as_of)
             foreign = sorted(named - {dept.code})
             if foreign:
                 shorts = "、".join(_short(catalogue, c) for c in foreign)
@@ -549,7 +552,6 @@ def create_app(cfg: Settings, plan: str | None = None, *, deliver_now: bool = Tr
                     f"文件“{staged.name}”中有{shorts}的数据，不能以{dept.short_zh}的身份报送："
                     "每个单位只能报送本单位牵头的指标",
                 )
-            queued = uploads.should_queue(receipt)
             inbox_name = uploads.queue(cfg, plan_code, staged).name if queued else None
             record = {
                 "id": staged.id,

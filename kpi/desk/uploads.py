@@ -127,12 +127,15 @@ class Checker:
 
 
 def departments_named(cfg: Settings, catalogue: Catalogue, path: Path, as_of: date) -> set[str]:
-    """The registered departments the file's rows name (its 填报单位 cells), read as ingest reads."""
-    from kpi.ingest.prepare import Limits, prepare_file
+    """The registered departments the file's rows name (its 填报单位 cells), read as ingest reads:
+    in the same worker process, under the same caps, time budget and memory ceiling."""
+    from kpi.ingest.prepare import limits_of, prepared
 
-    prep = prepare_file(
-        path, catalogue, as_of, Limits(cfg.max_file_bytes, cfg.max_xlsx_uncompressed_bytes)
-    )
+    stream = prepared([(catalogue, path)], as_of, limits_of(cfg), 1)
+    try:
+        prep = next(stream)
+    finally:
+        stream.close()
     return {
         code
         for rec in prep.records or []

@@ -145,7 +145,10 @@ def submissions(
                 "status_zh": RECEIPT_ZH.get(receipt.get("status"), receipt.get("status")),
                 "state": state,
                 "accepted": receipt.get("accepted", 0),
-                "rejected": len({(e["sheet"], e["row"]) for e in receipt.get("rejected") or []}),
+                "rejected": receipt.get(
+                    "rejected_rows",
+                    len({(e["sheet"], e["row"]) for e in receipt.get("rejected") or []}),
+                ),
             }
         )
     for r in stored:
@@ -169,6 +172,8 @@ def submissions(
 
 def receipt_rows(receipt: dict) -> dict:
     """A receipt as the page lists it: refused rows, warnings, counts, in ingest's words."""
+    rejected = receipt.get("rejected") or []
+    listed = len({(e.get("sheet"), e.get("row")) for e in rejected})
     return {
         "file": receipt.get("file"),
         "status": receipt.get("status"),
@@ -177,8 +182,13 @@ def receipt_rows(receipt: dict) -> dict:
         "revisions": receipt.get("revisions", 0),
         "unchanged": receipt.get("unchanged", 0),
         "reason": receipt.get("reason"),
-        "rejected": receipt.get("rejected") or [],
+        "rejected": rejected,
+        # Receipts list at most max_listed_rows refused rows and count the rest.
+        "rejected_rows": receipt.get("rejected_rows", listed),
+        "rejected_unlisted": receipt.get("rejected_unlisted", 0),
         "warnings": receipt.get("warnings") or [],
+        "warnings_unlisted": receipt.get("warnings_unlisted", 0),
+        "blank_rows": receipt.get("blank_rows", 0),
     }
 
 

@@ -102,3 +102,9 @@ def fill_template(data: bytes, catalogue: Catalogue, out: Path, values: dict | N
             ws.cell(r, col["数值"]).value = values.get(code, (t.value or 10) * 0.6)
     wb.save(out)
     return out
+
+
+def inbox_names(cfg: Settings) -> list[str]:
+    """The files waiting in the plan's inbox folder for the nightly run, by name."""
+    folder = cfg.inbox / PLAN
+    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
