@@ -42,8 +42,24 @@ class Settings:
     wecom_per_minute: int
     delivery_permanent_tries: int
     delivery_dead_recheck_hours: int
+    # ingest caps against hostile files (issue 11)
+    max_rows: int
+    max_columns: int
+    max_cells: int
+    parse_seconds: int
+    parse_memory_mb: int
+    max_listed_rows: int
     # The analysts' snapshot: written in this DuckDB storage version (see config/kpi.toml).
     snapshot_storage_version: str = "v1.0.0"
+    # The submission desk (kpi/desk); defaults keep settings built without these keys working.
+    desk_host: str = "127.0.0.1"
+    desk_port: int = 8700
+    desk_base_url: str = "http://127.0.0.1:8700"
+    desk_token_days: int = 30
+    desk_lock_wait_seconds: int = 5
+    desk_forwarded_allow_ips: str = "127.0.0.1"
+    desk_check_concurrency: int = 1
+    desk_check_queue: int = 8
 
     @property
     def tz(self) -> ZoneInfo:

@@ -46,6 +46,7 @@ env -u KPI_PROJECT_DIR "$bin/prefect" --no-prompt deploy --all
 
 KPI_PROJECT_DIR="$PWD" "$bin/prefect" worker start --pool "$pool" --install-policy never &
 pids+=($!)
+"$bin/kpi" desk & pids+=($!)  # the submission desk (kpi/desk) at desk_host:desk_port, 127.0.0.1:8700
 echo "serve: Prefect UI at http://$host:$port  (worker on pool $pool; Ctrl-C stops)"
 
 # Stop everything as soon as the server or the worker stops.

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "kpi.cli.reports",  # report
     "kpi.cli.run",  # run, replay, demo
     "kpi.cli.plan",  # plan export, plan import, plan draft
+    "kpi.cli.desk",  # desk (serve), desk token, desk revoke
 )
 
 

@@ -319,7 +319,8 @@ def test_alerts_link_to_the_nights_report_by_path_or_under_the_configured_base_u
     cfg, tiny_catalogue, put_progress, read_outbox
 ):
     put_progress(tiny_catalogue, AS_OF, {"investment_total": "滞后"})
-    raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg, 2023, 7, 15))
+    # An empty base URL (the default is the desk's address) links to the file path.
+    raise_alerts(replace(cfg, report_base_url=""), tiny_catalogue, AS_OF, at(cfg, 2023, 7, 15))
     local = [r["md_parts"][-1] for r in read_outbox()]
     assert all(str(cfg.reports) in md and "2023-07-15_progress.html" in md for md in local)
 

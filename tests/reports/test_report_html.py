@@ -384,7 +384,8 @@ def test_writing_a_report_for_a_date_without_progress_fails_clearly(seeded, tmp_
 
 
 def test_alerts_link_to_the_report_path_or_under_the_base_url(cfg):
-    local = report_link(cfg, "hongqi-2023", date(2023, 7, 15))
+    # An empty base URL (the default is the desk's address) links to the file path.
+    local = report_link(replace(cfg, report_base_url=""), "hongqi-2023", date(2023, 7, 15))
     served = replace(cfg, report_base_url="https://kpi.example.gov.cn/reports/")
 
     assert local == str(cfg.reports / "hongqi-2023_2023-07-15_progress.html")
@@ -394,7 +395,9 @@ def test_alerts_link_to_the_report_path_or_under_the_base_url(cfg):
     assert latest_link(served, "hongqi-2023") == (
         "https://kpi.example.gov.cn/reports/hongqi-2023/latest.html"
     )
-    assert latest_link(cfg, "hongqi-2023") == str(cfg.reports / "hongqi-2023" / "latest.html")
+    assert latest_link(replace(cfg, report_base_url=""), "hongqi-2023") == str(
+        cfg.reports / "hongqi-2023" / "latest.html"
+    )
 
 
 def test_the_nights_files_can_be_listed_before_progress_is_computed(seeded):
