@@ -6,7 +6,7 @@ export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: help setup run test lint serve clean
+.PHONY: help setup run test lint serve clean faults
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test: setup ## the test suite, slow tests included, then the clock pass (alerts,
 lint: setup ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+faults: setup ## the fault suite's tables: delivery faults (and hostile files) counted per message
+	$(BIN)/python -m tests.faults
 
 serve: setup ## local Prefect server, a worker and the deployments (Ctrl-C stops)
 	KPI_VENV_BIN=$(abspath $(BIN)) scripts/serve.sh

@@ -25,6 +25,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -43,7 +44,8 @@ from kpi.warehouse import open_snapshot, publish_snapshot  # noqa: E402
 
 NIGHT_FILES = 20
 QUERY_RUNS = 7
-GOALS = {"ratio": 3.0, "incremental": 1.2, "rss_mb": 1500.0, "query_ms": 200.0}
+# rss_mb: the whole process tree (this process and its parsing workers), issue 11's promise.
+GOALS = {"ratio": 3.0, "incremental": 1.2, "rss_mb": 1024.0, "query_ms": 200.0}
 QUERY = Path(__file__).resolve().parent / "sql" / "behind_by_district.sql"
 
 
@@ -67,6 +69,44 @@ def peak_rss_mb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return own, children
+
+
+class TreeRSS:
+    """The peak of the resident memory summed over this process and all its descendants.
+
+    ru_maxrss gives each process's own peak, never the sum: parsing workers and this process
+    peak together. A thread samples /proc every 50 ms between start() and stop().
+    """
+
+    def __init__(self):
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> TreeRSS:
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+    def _run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.wait(0.05):
+            total, todo = 0, [os.getpid()]
+            while todo:
+                pid = todo.pop()
+                try:
+                    with open(f"/proc/{pid}/statm") as fh:
+                        total += int(fh.read().split()[1]) * page
+                    for task in os.listdir(f"/proc/{pid}/task"):
+                        with open(f"/proc/{pid}/task/{task}/children") as fh:
+                            todo += [int(x) for x in fh.read().split()]
+                except (OSError, ValueError, IndexError):
+                    continue
+            self.peak = max(self.peak, total / 2**20)
 
 
 def floor(csvs: list[Path], xlsxs: list[Path]) -> tuple[float, float, int]:
@@ -219,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         (root / "files" / f["path"]).read_bytes()
 
     # a + d: the backfill, one ingest run over every plan, then progress for each plan.
+    tree = TreeRSS().start()  # from here to the floor: the pipeline's whole process tree
     cfg = fresh(base, "run-full", work)
     batches: dict[str, list[Path]] = {}
     for f in backfill:
@@ -284,8 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         f"({cold:.1f} ms first), {rows} rows, connection opening included"
     )
     own, children = peak_rss_mb()
-    peak = max(own, children)
-    print(f"peak RSS: {own:.0f} MB this process, {children:.0f} MB largest parsing worker")
+    peak = tree.stop()
+    print(
+        f"peak RSS: {own:.0f} MB this process, {children:.0f} MB largest parsing worker, "
+        f"{peak:.0f} MB the whole process tree"
+    )
 
     # The floor reads the files the backfill read, in a child of its own (measured last).
     csvs = [root / "files" / f["path"] for f in backfill if f["fmt"] == "csv"]

@@ -193,7 +193,7 @@ def _amounts(t: Target, story: Story, months: tuple[int, ...], anchor: int, rng,
 def _levels(t: Target, story: Story, months, anchor: int, rng) -> dict:
     """Point-in-time values of a level target: on the target by the as-of month, above by December."""
     target = t.value
-    base = _baseline(t)
+    base = _level_base(t)
     out = {}
     prev = None
     for m in months:
@@ -208,6 +208,14 @@ def _levels(t: Target, story: Story, months, anchor: int, rng) -> dict:
         prev = v
         out[m] = {"value": v}
     return out
+
+
+def _level_base(t: Target) -> float | None:
+    """Where a level's path starts: its baseline, zero on the path rule without one (None: direct)."""
+    if t.pace == "direct":
+        return None
+    base = _baseline(t)
+    return 0.0 if base is None and t.pace == "path" else base
 
 
 def _baseline(t: Target) -> float | None:
@@ -451,7 +459,7 @@ def _judge_row(t: Target, r: dict, month: int, as_of: date, thr: dict) -> tuple[
         if v >= target:
             return {"正常", "已完成"}, f"level {v:g} at or above target {target:g}"
         k = thr[kind]
-        base = _baseline(t)
+        base = _level_base(t)
         if base is not None and base != t.value:
             b = base * canonical(t.unit)[1]
             rate, tp = (v - b) / (target - b) * 100, month / 12 * 100

@@ -83,12 +83,6 @@ def call(step, *args: Any) -> Any:
     return STEP_TASKS[step.__name__](*args)
 
 
-@task(name="deliver outbox", **ON_IO)
-def deliver(cfg: Settings, now: datetime) -> Any:
-    """Send the outbox messages due at `now`."""
-    return pipeline.run_deliver(cfg, now)
-
-
 @task(name="replay day", task_run_name="replay {day}", **ON_IO)
 def replay_day(
     cfg: Settings, plan: str, day: date, source: Path, deliver: bool, publish: bool

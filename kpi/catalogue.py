@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import sys
+import unicodedata
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from transforms.progress import PACES_BY_KIND, default_pace, profile_shortfalls, quarter_floors
 from transforms.units import UnitError, canonical
 
 KINDS = (
@@ -27,6 +38,19 @@ KINDS = (
 )
 NUMERIC_KINDS = ("growth_rate", "cumulative", "count", "level", "ceiling", "relative")
 CADENCES = ("monthly", "quarterly", "half_yearly", "annual")
+PACES = ("linear", "seasonal", "path", "direct", "dated")  # 序时进度曲线: transforms.progress
+# Which comparators fit which kind (a ceiling is only ever "<=").
+COMPARATORS_BY_KIND = {
+    "growth_rate": (">=", ">"),  # a fall ("下降 3%") is a ceiling on the rate
+    "cumulative": (">=", ">"),
+    "count": (">=", ">"),
+    "level": (">=", ">", "<="),
+    "ceiling": ("<=",),
+    "relative": (">=", ">"),
+    "milestone": ("done",),
+    "qualitative": ("done",),
+}
+REFERENCES = ("city_average", "district_average", "province_average", "national_average")
 FIRMNESS_ZH = {"firm": "确保", "aspirational": "力争", "plain": ""}
 KIND_ZH = {
     "growth_rate": "增速",
@@ -38,6 +62,7 @@ KIND_ZH = {
     "relative": "相对目标",
     "qualitative": "定性任务",
 }
+_PLAN_CODE = re.compile(r"[a-z][a-z0-9-]*")
 _FOOTER = re.compile(r"—\s*\d+\s*—")
 _SPACE = re.compile(r"\s+")
 
@@ -59,6 +84,9 @@ class Department(BaseModel):
     name_zh: str
     short_zh: str
     route: str
+    # Other names clerks write for it (common abbreviations, former names). The district prefix
+    # (红旗区…, 区…) is never needed here: department_names adds it.
+    aliases: list[str] = []
 
 
 class Baseline(BaseModel):
@@ -77,7 +105,7 @@ class Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name_zh: str
-    name_en: str
+    name_en: str = ""
     section: str
     headline: bool = False
     kind: str
@@ -94,7 +122,10 @@ class Target(BaseModel):
     source: str
     notes: str = ""
     profile: list[float] | None = None
-    reference: Literal["city_average", "district_average"] | None = None
+    pace: Literal["linear", "seasonal", "path", "direct", "dated"] | None = None
+    reference: (
+        Literal["city_average", "district_average", "province_average", "national_average"] | None
+    ) = None
     period_basis: Literal["ytd"] = "ytd"
 
     @field_validator("kind")
@@ -103,6 +134,13 @@ class Target(BaseModel):
         if v not in KINDS:
             raise ValueError(f"unknown kind {v!r}, expected one of {', '.join(KINDS)}")
         return v
+
+    @model_validator(mode="after")
+    def _pace_from_kind(self) -> Target:
+        # A plan that names no rule keeps the behaviour it had before rules were named.
+        if self.pace is None and self.kind in KINDS:
+            self.pace = default_pace(self.kind, self.profile is not None, self.baseline is not None)
+        return self
 
     @property
     def numeric(self) -> bool:
@@ -149,6 +187,7 @@ class Target(BaseModel):
             "baseline": self.baseline.model_dump() if self.baseline else None,
             "reference": self.reference,
             "profile": self.profile,
+            "pace": self.pace,
             "source": self.source,
         }
 
@@ -165,6 +204,8 @@ class Plan(BaseModel):
     end: date
     report: str
     departments: str
+    notes: str = ""  # conventions of the plan, kept through 分解表 round trips
+    sections: dict[str, str] = {}  # section code -> its title in the report
 
 
 class Catalogue(BaseModel):
@@ -174,6 +215,7 @@ class Catalogue(BaseModel):
     targets: list[Target]
     departments: list[Department]
     sha256: str = ""  # of the catalogue file, recorded in ref.plans
+    _names: dict[str, Department] | None = PrivateAttr(default=None)
 
     def target(self, code: str) -> Target:
         """The target with this code (KeyError if none)."""
@@ -191,12 +233,117 @@ class Catalogue(BaseModel):
         return [t for t in self.targets if t.department == department]
 
     def resolve_department(self, text: str) -> Department | None:
-        """The department named by a code, full or short Chinese name (None if unknown)."""
-        key = _SPACE.sub("", str(text or "")).strip()
-        for d in self.departments:
-            if key in (d.code, d.name_zh, d.short_zh) or key == d.name_zh.removeprefix("区"):
-                return d
+        """The department named by a code, a name or alias, with or without the district prefix.
+
+        The one lookup of the register: ingest's 填报单位, every `-d` option and the templates
+        call it. None if the text names no registered department.
+        """
+        names = self._department_names()
+        for key in name_variants(text, self.plan.district_zh):
+            if key in names:
+                return names[key]
         return None
+
+    def closest_departments(self, text: str, n: int = 3) -> list[Department]:
+        """The registered departments whose Chinese names look most like `text`, best first."""
+        keys = name_variants(text, self.plan.district_zh)
+        scored = []
+        for i, d in enumerate(self.departments):
+            names = {
+                k
+                for written in (d.name_zh, d.short_zh, *d.aliases)
+                for k in name_variants(written, self.plan.district_zh)
+            }
+            score = max((_likeness(a, b) for a in keys for b in names), default=0.0)
+            if score >= 0.4:
+                scored.append((-score, i, d))
+        return [d for _, _, d in sorted(scored)[:n]]
+
+    def unknown_department_zh(self, text: str, *, list_all: bool = False) -> str:
+        """The Chinese message for a name the register does not know, with the closest ones."""
+        shown = _SPACE.sub(" ", str(text or "")).strip()
+        shown = shown if len(shown) <= 30 else shown[:30] + "…"
+        msg = f"未知单位“{shown}”" if fold_name(text) else "未填写单位"
+        near = self.closest_departments(text)
+        if near:
+            msg += "；最接近的已登记单位：" + "、".join(
+                f"{d.short_zh}（{d.name_zh}）" for d in near
+            )
+        if list_all or not near:
+            msg += "；已登记单位：" + "、".join(d.short_zh for d in self.departments)
+        return msg
+
+    def require_department(self, text: str) -> Department:
+        """resolve_department, or UnknownDepartmentError naming the closest registered names."""
+        dept = self.resolve_department(text)
+        if dept is None:
+            raise UnknownDepartmentError(self.unknown_department_zh(text, list_all=True))
+        return dept
+
+    def _department_names(self) -> dict[str, Department]:
+        if self._names is None:
+            self._names, _ = department_names(self.departments, self.plan.district_zh)
+        return self._names
+
+
+class UnknownDepartmentError(LookupError):
+    """A department name the register does not know; the message is Chinese, for people."""
+
+
+# Clerks' text: bounded before any comparison (difflib is quadratic in the length).
+MAX_NAME_CHARS = 60
+_NAME_NOISE = re.compile(r"[\s\u3000·・.．,，、;；:：()（）\[\]【】<>《》\"'“”‘’_-]+")
+
+
+def fold_name(text: object) -> str:
+    """A name folded for comparison: NFKC (full-width to half-width), no spaces or punctuation."""
+    folded = unicodedata.normalize("NFKC", str(text or "")[: MAX_NAME_CHARS * 4])
+    return _NAME_NOISE.sub("", folded).lower()[:MAX_NAME_CHARS]
+
+
+def name_variants(text: object, district_zh: str) -> list[str]:
+    """`text` folded, then without the district's prefix (红旗区…, 区…, …红旗区…), most exact first.
+
+    The prefix is the plan's own district (from the catalogue), never a hard-coded one; its
+    level character (区, 县, 市, 旗) alone also counts as a prefix, as in 区人社局.
+    """
+    key = fold_name(text)
+    if not key:
+        return []
+    district = fold_name(district_zh)
+    out = [key]
+    rest = key
+    if district and district in rest:
+        # 红旗区人社局, 新乡市红旗区人社局, 国家税务总局新乡市红旗区税务局
+        rest = rest.split(district, 1)[1]
+        out.append(rest)
+    level = district[-1:] if district[-1:] in ("区", "县", "市", "旗") else ""
+    if level and rest.startswith(level) and len(rest) > 1:
+        out.append(rest[1:])
+    return [k for i, k in enumerate(out) if k and k not in out[:i]]
+
+
+def department_names(
+    departments: list[Department], district_zh: str
+) -> tuple[dict[str, Department], list[str]]:
+    """Every accepted folded name -> its department; and the names claimed by two departments."""
+    names: dict[str, Department] = {}
+    clashes: list[str] = []
+    for d in departments:
+        for written in (d.code, d.name_zh, d.short_zh, *d.aliases):
+            for key in name_variants(written, district_zh):
+                other = names.setdefault(key, d)
+                if other.code != d.code:
+                    clashes.append(f"name {written!r} names both {other.code} and {d.code}")
+    return names, clashes
+
+
+def _likeness(a: str, b: str) -> float:
+    """How alike two folded names are: difflib's ratio, or their characters in common (Dice)."""
+    ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    sa, sb = set(a), set(b)
+    common = 2 * len(sa & sb) / max(len(sa) + len(sb), 1)
+    return max(ratio, 0.9 * common)
 
 
 def squash(text: str) -> str:
@@ -209,7 +356,9 @@ def _loc(entry: object, index: int) -> str:
     return f"target #{index + 1} {code!r}" if code else f"target #{index + 1}"
 
 
-def _check_target(t: Target, plan: Plan, dept_codes: set[str], report: str) -> list[str]:
+def _check_target(
+    t: Target, plan: Plan, dept_codes: set[str], report: str, floors: tuple[float, ...]
+) -> list[str]:
     where = f"target {t.code!r}"
     out: list[str] = []
     if t.kind in NUMERIC_KINDS:
@@ -217,10 +366,9 @@ def _check_target(t: Target, plan: Plan, dept_codes: set[str], report: str) -> l
             out.append(f"{where} field 'value': kind {t.kind} needs a numeric value")
         if not t.unit:
             out.append(f"{where} field 'unit': kind {t.kind} needs a unit")
-        if t.comparator == "done":
-            out.append(f"{where} field 'comparator': kind {t.kind} cannot use 'done'")
-    elif t.comparator != "done":
-        out.append(f"{where} field 'comparator': kind {t.kind} uses 'done'")
+    if t.comparator not in COMPARATORS_BY_KIND.get(t.kind, (t.comparator,)):
+        fits = ", ".join(repr(c) for c in COMPARATORS_BY_KIND[t.kind])
+        out.append(f"{where} field 'comparator': kind {t.kind} uses {fits}, not {t.comparator!r}")
     if t.unit:
         try:
             canonical(t.unit)
@@ -238,24 +386,52 @@ def _check_target(t: Target, plan: Plan, dept_codes: set[str], report: str) -> l
             out.append(f"{where} field 'supporting': {s!r} is not in the register")
     if squash(t.source) not in report:
         out.append(f"{where} field 'source': sentence not found in the report: {t.source!r}")
+    if t.pace not in PACES_BY_KIND.get(t.kind, ()):
+        fits = ", ".join(PACES_BY_KIND.get(t.kind, ()))
+        out.append(f"{where} field 'pace': {t.pace!r} does not fit kind {t.kind} ({fits})")
+    if t.pace == "seasonal" and t.profile is None:
+        out.append(f"{where} field 'profile': pace 'seasonal' needs 12 monthly shares")
     if t.profile is not None:
         p = t.profile
         if t.kind not in ("cumulative", "count"):
             out.append(f"{where} field 'profile': only cumulative and count targets take one")
+        elif t.pace != "seasonal":
+            out.append(f"{where} field 'profile': only pace 'seasonal' takes a profile")
         if (
             len(p) != 12
             or any(b < a for a, b in zip(p, p[1:], strict=False))
             or abs(p[-1] - 1) > 1e-9
         ):
             out.append(f"{where} field 'profile': 12 non-decreasing fractions ending at 1.0")
+        else:
+            for q, share, floor in profile_shortfalls(p, floors):
+                out.append(
+                    f"{where} field 'profile': expects {share:.0%} by the end of Q{q}, below "
+                    f"the floor of {floor:.0%} (config/status.toml [profile] max_trail_pp)"
+                )
     if t.kind == "relative" and t.reference is None:
         out.append(f"{where} field 'reference': a relative target names its reference series")
     return out
 
 
-def load_catalogue(path: Path | str) -> Catalogue:
+def profile_floors() -> tuple[float, ...]:
+    """The quarter floors of seasonal curves, from the configured status thresholds."""
+    import tomllib
+
+    from kpi.config import settings
+
+    try:
+        with open(settings().status_config, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError:
+        doc = {}
+    return quarter_floors(float(doc.get("profile", {}).get("max_trail_pp", 15.0)))
+
+
+def load_catalogue(path: Path | str, floors: tuple[float, ...] | None = None) -> Catalogue:
     """Load and validate a catalogue file; raise CatalogueError naming every problem."""
     path = Path(path)
+    floors = profile_floors() if floors is None else floors
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -276,6 +452,9 @@ def load_catalogue(path: Path | str) -> Catalogue:
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValidationError) as exc:
         raise CatalogueError(path, [f"department register {dept_path.name}: {exc}"]) from exc
     dept_codes = {d.code for d in departments}
+    _, clashes = department_names(departments, plan.district_zh)
+    if clashes:
+        raise CatalogueError(path, [f"department register {dept_path.name}: {c}" for c in clashes])
     try:
         report = squash((path.parent / plan.report).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -294,7 +473,7 @@ def load_catalogue(path: Path | str) -> Catalogue:
                 f"target {t.code!r} field 'code': duplicate code (also #{seen[t.code] + 1})"
             )
         seen.setdefault(t.code, i)
-        problems += _check_target(t, plan, dept_codes, report)
+        problems += _check_target(t, plan, dept_codes, report, floors)
         targets.append(t)
     if problems:
         raise CatalogueError(path, problems)
@@ -316,9 +495,25 @@ def get_catalogue(plan: str | None = None) -> Catalogue:
     from kpi.config import settings
 
     p = settings().catalogue_path(plan)
-    if not p.exists():
-        raise FileNotFoundError(f"no catalogue for plan {plan!r}: {p}")
+    # A plan code is a file name under the catalogue folder: nothing else (no "../").
+    if not _PLAN_CODE.fullmatch(str(plan or settings().plan)) or not p.is_file():
+        raise UnknownPlanError(plan or settings().plan, p)
     return _cached(str(p), p.stat().st_mtime)
+
+
+class UnknownPlanError(FileNotFoundError):
+    """No catalogue file for a plan code; the message is Chinese and lists the plans there are."""
+
+    def __init__(self, plan: str, path: Path):
+        known = sorted(
+            q.stem
+            for q in path.parent.glob("*.yaml")
+            if _PLAN_CODE.fullmatch(q.stem) and q.stem != "departments"
+        )
+        shown = str(plan)[:40]
+        have = "、".join(known[:20]) + ("…" if len(known) > 20 else "") if known else "无"
+        super().__init__(f"未知计划“{shown}”：找不到目标清单 {path}（已有计划：{have}）")
+        self.plan = plan
 
 
 if __name__ == "__main__":

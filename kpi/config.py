@@ -38,11 +38,33 @@ class Settings:
     report_base_url: str
     demo_as_of: str
     lock_wait_seconds: int
+    # alert delivery (kpi.alerts)
+    wecom_per_minute: int
+    delivery_permanent_tries: int
+    delivery_dead_recheck_hours: int
+    # ingest caps against hostile files (issue 11)
+    max_rows: int
+    max_columns: int
+    max_cells: int
+    parse_seconds: int
+    parse_memory_mb: int
+    max_listed_rows: int
+    # The analysts' snapshot: written in this DuckDB storage version (see config/kpi.toml).
+    snapshot_storage_version: str = "v1.0.0"
+    # The submission desk (kpi/desk); defaults keep settings built without these keys working.
+    desk_host: str = "127.0.0.1"
+    desk_port: int = 8700
+    desk_base_url: str = "http://127.0.0.1:8700"
+    desk_token_days: int = 30
+    desk_lock_wait_seconds: int = 5
+    desk_forwarded_allow_ips: str = "127.0.0.1"
+    desk_check_concurrency: int = 1
+    desk_check_queue: int = 8
     # Readers and `kpi sql` (ops): how long a reader waits, the analyst query's bounds.
-    read_wait_seconds: int
-    sql_timeout_seconds: int
-    sql_memory_limit: str
-    sql_max_rows: int
+    read_wait_seconds: int = 5
+    sql_timeout_seconds: int = 30
+    sql_memory_limit: str = "1GB"
+    sql_max_rows: int = 100_000
 
     @property
     def tz(self) -> ZoneInfo:

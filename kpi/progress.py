@@ -59,7 +59,18 @@ COLUMNS = (
     "detail_zh",
     "computed_at",
 )
+# Point in time: when the judged figure was received (migration 072). Written with every row and
+# printed by `kpi status --json`, but not part of COLUMNS, the contract other areas build rows by.
+ALL_COLUMNS = (*COLUMNS, "latest_received_at")
 REFERENCE_ZH = {"city_average": "全市平均", "district_average": "全区平均"}
+# Worst first: how every summary of statuses is ordered (never by character code).
+SEVERITY_ORDER = ("严重滞后", "滞后", "预警", "无数据", "正常", "已完成")
+
+
+def by_severity(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(status, count) pairs worst first; an unknown status goes last."""
+    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    return sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
 
 
 def load_thresholds(path: Path) -> Thresholds:
@@ -204,10 +215,14 @@ def build_progress(
                 "days_overdue": j.days_overdue,
                 "detail_zh": "；".join(n for n in notes if n),
                 "computed_at": computed_at,
+                "latest_received_at": (
+                    _clean(latest.get("received_at")) if latest is not None else None
+                ),
             }
         )
-    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df = pd.DataFrame(rows, columns=list(ALL_COLUMNS))
     df["days_overdue"] = df["days_overdue"].astype("Int64")
+    df["latest_received_at"] = pd.to_datetime(df["latest_received_at"])
     numbers = ("target_value", "actual", "expected", "completion_rate", "time_progress")
     for col in (*numbers, "gap_pp", "projection"):
         df[col] = df[col].astype("float64")
@@ -375,7 +390,7 @@ def progress_from_snapshot(
             "select max(as_of) from mart.progress where plan_code = ?", [plan_code]
         ).fetchone()[0]
         if as_of is None:
-            return pd.DataFrame(columns=list(COLUMNS)), None, True
+            return pd.DataFrame(columns=list(ALL_COLUMNS)), None, True
     as_of = _as_date(as_of)
     stored = con.execute(
         "select * from mart.progress where plan_code = ? and as_of = ? order by target_code",
@@ -399,7 +414,7 @@ def progress_records(df: pd.DataFrame) -> list[dict]:
     out = []
     for row in df.to_dict("records"):
         rec = {"code": row["target_code"]}
-        for k in COLUMNS:
+        for k in ALL_COLUMNS:
             v = _clean(row.get(k))
             if k == "as_of" and v is not None:
                 v = _as_date(v).isoformat()

@@ -141,7 +141,7 @@ def resolve(cat: Catalogue, department: str, period: str | Period) -> tuple[Depa
     """The department and period a template is asked for, checked against the plan."""
     dept = cat.resolve_department(department)
     if dept is None:
-        raise TemplateError(f"未知单位：{department}")
+        raise TemplateError(cat.unknown_department_zh(department, list_all=True))
     p = period if isinstance(period, Period) else parse_period(period)
     if p.year != cat.plan.year:
         raise TemplateError(f"报告期 {p.code} 不在计划年度 {cat.plan.year} 内")
@@ -347,6 +347,36 @@ def template_bytes(cat: Catalogue, dept: Department, period: Period, fmt: str = 
     return workbook_bytes(build_workbook(cat, dept, period), datetime(y, m, 1))
 
 
+FORMATS = ("xlsx", "csv")
+
+
+def output_path(
+    dept: Department, period: Period, output: Path | str | None, fmt: str | None, folder: Path
+) -> tuple[Path, str]:
+    """Where a template goes and in which format: the format follows the file's extension.
+
+    No output: `folder`/<单位>_<报告期>.<fmt>. An existing folder: that name inside it. A file
+    name without extension gets the format's; an extension other than .xlsx/.csv, or one that
+    contradicts `fmt`, is refused.
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise TemplateError(f"不支持的格式：{fmt}（可选 xlsx、csv）")
+    if output is None or Path(output).is_dir():
+        where = folder if output is None else Path(output)
+        chosen = fmt or "xlsx"
+        return where / template_file_name(dept, period, chosen), chosen
+    out = Path(output)
+    ext = out.suffix.lower().lstrip(".")
+    if not ext:
+        chosen = fmt or "xlsx"
+        return out.with_name(f"{out.name}.{chosen}"), chosen
+    if ext not in FORMATS:
+        raise TemplateError(f"输出文件“{out.name}”的扩展名应为 .xlsx 或 .csv")
+    if fmt is not None and fmt != ext:
+        raise TemplateError(f"格式 {fmt} 与输出文件“{out.name}”的扩展名 .{ext} 不一致")
+    return out, ext
+
+
 def write_template(
     cat: Catalogue,
     department: str,
@@ -354,32 +384,58 @@ def write_template(
     path: Path | str | None = None,
     fmt: str = "xlsx",
 ) -> Path:
-    """Write a department's template for a period; return the file written."""
+    """Write a department's template for a period; return the file written.
+
+    Without a path the file goes into the current folder under its usual name; a path whose
+    extension contradicts `fmt` is refused (a CSV never hides under an .xlsx name).
+    """
     dept, p = resolve(cat, department, period)
-    out = Path(path) if path else Path(template_file_name(dept, p, fmt))
-    out.write_bytes(template_bytes(cat, dept, p, fmt))
+    out, fmt = output_path(dept, p, path, fmt, Path.cwd())
+    if not out.parent.is_dir():
+        raise TemplateError(f"输出目录不存在：{out.parent}")
+    data = template_bytes(cat, dept, p, fmt)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)  # a half-written template never sits under the real name
     return out
 
 
 @click.command("template")
-@click.option("--department", "-d", required=True, help="单位代码或名称，如 fgw、发改委")
+@click.option("--department", "-d", required=True, help="单位代码或名称，如 fgw、发改委、区发改委")
 @click.option("--period", "-p", required=True, help="报告期，如 2023-06")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="输出文件")
 @click.option(
-    "--format", "fmt", type=click.Choice(["xlsx", "csv"]), default="xlsx", show_default=True
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="输出文件或目录（默认 <home>/templates/单位_报告期.xlsx）；格式随扩展名 .xlsx/.csv",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="xlsx 或 csv（默认随 -o 的扩展名，否则 xlsx）；与扩展名矛盾时报错",
 )
 @click.pass_context
 def template_cmd(
-    ctx: click.Context, department: str, period: str, output: str | None, fmt: str
+    ctx: click.Context, department: str, period: str, output: Path | None, fmt: str | None
 ) -> None:
     """生成单位填报模板 / write a department's submission template for a period."""
     from kpi.catalogue import CatalogueError, get_catalogue
+    from kpi.config import settings
 
     try:
         cat = get_catalogue(ctx.obj["plan"])
-        path = write_template(cat, department, period, output, fmt)
-    except (CatalogueError, FileNotFoundError, TemplateError) as exc:
+        dept, p = resolve(cat, department, period)
+        folder = settings().home / "templates"
+        path, chosen = output_path(dept, p, output, fmt, folder)
+        if output is None:
+            folder.mkdir(parents=True, exist_ok=True)
+        path = write_template(cat, dept.code, p, path, chosen)
+    except CatalogueError as exc:
+        raise click.ClickException(f"目标清单有误：{exc}") from exc
+    except (FileNotFoundError, TemplateError) as exc:
         raise click.ClickException(str(exc)) from exc
-    dept, p = resolve(cat, department, period)
     n = len(due_targets(cat, dept.code, p))
     click.echo(f"已生成 {path}（{dept.short_zh} · {p.zh} · {n} 项指标）")

@@ -205,18 +205,53 @@ def reading(
             con.close()
 
 
-def publish_snapshot(cfg: Settings) -> Path:
-    """Copy the checkpointed warehouse to the snapshot path atomically.
+_STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+")
 
-    Readers holding the old snapshot open keep their file (rename replaces the name, not the
+
+def publish_snapshot(cfg: Settings) -> Path:
+    """Write the warehouse to the snapshot path atomically, in the configured storage version.
+
+    The warehouse is checkpointed and copied while its lock is held (a file copy: short), and
+    the copy is then rewritten without the lock (`COPY FROM DATABASE`: tables, views, sequences
+    and comments) in `snapshot_storage_version`, so that released clients (the DuckDB CLI,
+    DBeaver, older Python) open it. The result is written under a temporary name and renamed:
+    readers holding the old snapshot open keep their file (rename replaces the name, not the
     inode), so an analyst never blocks the nightly run and never sees a half-written copy.
     """
-    with connect(cfg) as con:
-        con.execute("checkpoint")
-    tmp = cfg.snapshot.with_name(f".{cfg.snapshot.name}.{os.getpid()}.tmp")
-    shutil.copyfile(cfg.warehouse, tmp)
-    os.replace(tmp, cfg.snapshot)
+    version = cfg.snapshot_storage_version
+    if not _STORAGE_VERSION.fullmatch(version):
+        raise ValueError(f"snapshot_storage_version must look like v1.0.0, not {version!r}")
+    cfg.snapshot.parent.mkdir(parents=True, exist_ok=True)
+    stem = f".{cfg.snapshot.name}.{os.getpid()}"
+    raw = cfg.snapshot.with_name(f"{stem}.raw")
+    tmp = cfg.snapshot.with_name(f"{stem}.tmp")
+    leftovers = (raw, tmp, raw.with_name(raw.name + ".wal"), tmp.with_name(tmp.name + ".wal"))
+    for p in leftovers:
+        p.unlink(missing_ok=True)
+    try:
+        with connect(cfg) as con:
+            con.execute("checkpoint")
+            shutil.copyfile(cfg.warehouse, raw)  # consistent: our open connection holds the lock
+        con = duckdb.connect()
+        try:
+            # ATTACH takes no parameters; both paths are ours, the version was checked above.
+            con.execute(f"attach '{_quoted(raw)}' as kpi_snapshot_in (read_only)")
+            con.execute(
+                f"attach '{_quoted(tmp)}' as kpi_snapshot_out (storage_version '{version}')"
+            )
+            con.execute("copy from database kpi_snapshot_in to kpi_snapshot_out")
+            con.execute("detach kpi_snapshot_out")
+        finally:
+            con.close()
+        os.replace(tmp, cfg.snapshot)
+    finally:
+        for p in leftovers:
+            p.unlink(missing_ok=True)
     return cfg.snapshot
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 # Run locks held in this process, by (lock file, thread): a step that takes the lock inside its

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The embedded production setup on one machine: a local Prefect server (state in var/prefect,
-# telemetry off), a process worker, the deployments of prefect.yaml, and the web desk
-# (`kpi desk`, when installed). Ctrl-C (or SIGTERM) stops everything it started within 10 s.
+# telemetry off), a process worker, the deployments of prefect.yaml, and the submission desk
+# (`kpi desk`). Ctrl-C (or SIGTERM) stops everything it started within 10 s.
 # Host and port: PREFECT_SERVER_API_HOST / PREFECT_SERVER_API_PORT (default 127.0.0.1:4200);
 # the desk's: KPI_DESK_HOST / KPI_DESK_PORT (config/kpi.toml).
 set -euo pipefail
@@ -91,15 +91,10 @@ env -u KPI_PROJECT_DIR "$bin/prefect" --no-prompt deploy --all
 KPI_PROJECT_DIR="$PWD" "$bin/prefect" worker start --pool "$pool" --install-policy never &
 pids+=($!)
 
-# The web desk (reports, submissions, the 13710 desk) is the desk area's `kpi desk` command.
-if "$bin/kpi" desk --help >/dev/null 2>&1; then
-    "$bin/kpi" desk &
-    pids+=($!)
-    desk="; web desk started (kpi desk)"
-else
-    desk=""
-fi
-echo "serve: Prefect UI at http://$host:$port  (worker on pool $pool$desk; Ctrl-C stops)"
+# The submission desk (kpi/desk) at desk_host:desk_port (KPI_DESK_HOST/KPI_DESK_PORT).
+"$bin/kpi" desk &
+pids+=($!)
+echo "serve: Prefect UI at http://$host:$port  (worker on pool $pool; desk: kpi desk; Ctrl-C stops)"
 
 # Stop everything as soon as any component stops.
 set +e

@@ -1,5 +1,7 @@
 -- View mart.current_progress: every target at the latest as-of date computed for its plan,
 -- with its department and figures also in the unit the report writes (亿元, 万户, ...).
+-- The written figures are rounded to 6 decimals: converting back from the canonical unit leaves
+-- float noise (0.5999999999999996) that no one should read.
 with latest as (
     select
         plan_code,
@@ -20,16 +22,22 @@ final as (
         p.headline,
         p.firmness,
         t.unit as unit_written,
-        case
-            when t.canonical_value is not null and t.canonical_value <> 0
-                then p.target_value * t.value / t.canonical_value
-            else p.target_value
-        end as target_written,
-        case
-            when t.canonical_value is not null and t.canonical_value <> 0
-                then p.actual * t.value / t.canonical_value
-            else p.actual
-        end as actual_written,
+        round(
+            case
+                when t.canonical_value is not null and t.canonical_value <> 0
+                    then p.target_value * t.value / t.canonical_value
+                else p.target_value
+            end,
+            6
+        ) as target_written,
+        round(
+            case
+                when t.canonical_value is not null and t.canonical_value <> 0
+                    then p.actual * t.value / t.canonical_value
+                else p.actual
+            end,
+            6
+        ) as actual_written,
         p.completion_rate,
         p.time_progress,
         p.gap_pp,

@@ -8,8 +8,9 @@ Kinds, as judged here (values are in the target's canonical unit):
   plan); gap = 完成率 - 序时进度 in points; met target -> 已完成.
 - growth_rate: year-to-date growth (reported, or computed from value and prior-year value and
   flagged `computed`) against the annual rate, not scaled by time; gap in points.
-- level: with a baseline, progress along the straight path from the baseline to the target
-  (share of the increase done against 序时进度); without one, current value against target.
+- level: by its pace rule (below): `path`, progress along the straight path from the baseline
+  (zero when the plan gives none) to the target, share of the increase done against 序时进度;
+  `direct`, the current value against the target.
 - ceiling: any value above the limit is 严重滞后; at the limit is fine (<=).
 - relative: own growth minus the reference series (e.g. city average) against the margin.
 - milestone / qualitative: 已完成 (days late recorded when after the deadline), on schedule
@@ -18,6 +19,25 @@ Kinds, as judged here (values are in the target's canonical unit):
 
 Status from a gap (points), per kind thresholds in config/status.toml: gap >= warn -> 正常,
 >= behind -> 预警, >= severe -> 滞后, below -> 严重滞后.
+
+Pace rules (序时进度曲线: the 分解表 column that says, per target, what is expected when; the
+catalogue field `pace`, defaulted from kind, profile and baseline when a plan leaves it out):
+- 按月均衡 `linear` (cumulative, count): month / 12; 时间过半、任务过半.
+- 季节曲线 `seasonal` (cumulative, count): the target's 12 monthly cumulative shares
+  (`profile`), for back-loaded investment and construction and for counts that arrive in
+  batches. A curve may defer work but cannot hide a lag: at the end of each quarter it must
+  expect at least the straight line (25/50/75/100 %) minus `max_trail_pp` ([profile] in
+  config/status.toml; 15 points, so 10/35/60/100 %). 15 is the cumulative 滞后 band: a target
+  exactly on its curve is never worse than 滞后 against the straight line. The loader refuses a
+  curve below the floor (catalogue, 分解表 import, monthly plans in status.toml alike), so a
+  curve of 0 until December, which let 1 of 3 key buildings pass as 正常 in October, cannot be
+  written; at 60 % by September that October figure is 严重滞后.
+- 基数路径 `path` (level): the straight path from the baseline to the target; a level the plan
+  gives no baseline for climbs from zero (智慧岛 科创企业: 32 of 100 at the end of March is
+  32 % against 25 %, on pace, not 严重滞后). For counts and amounts held at a point in time.
+- 直接比较 `direct` (growth_rate, relative, ceiling; a level that is a rate to hold, e.g. 属地注册率
+  90 %): the current figure against the target, not scaled by time.
+- 按节点 `dated` (milestone, qualitative): the deadline and the reported step.
 
 Year-end outlook (进展顺利 / 经过努力能够完成 / 仍需付出更大努力), from the projection:
 - cumulative / count: projection = year-to-date / expected share; level: baseline +
@@ -44,6 +64,25 @@ from datetime import date
 
 from transforms.units import UnitError, canonical, convert
 
+PACES = ("linear", "seasonal", "path", "direct", "dated")
+PACE_ZH = {
+    "linear": "按月均衡",
+    "seasonal": "季节曲线",
+    "path": "基数路径",
+    "direct": "直接比较",
+    "dated": "按节点",
+}
+PACES_BY_KIND = {
+    "cumulative": ("linear", "seasonal"),
+    "count": ("linear", "seasonal"),
+    "level": ("path", "direct"),
+    "growth_rate": ("direct",),
+    "relative": ("direct",),
+    "ceiling": ("direct",),
+    "milestone": ("dated",),
+    "qualitative": ("dated",),
+}
+QUARTER_ENDS = (3, 6, 9, 12)
 STATUSES = ("已完成", "正常", "预警", "滞后", "严重滞后", "无数据")
 BEHIND = ("预警", "滞后", "严重滞后")
 DATA_STATUSES = ("正常", "缺报", "数据异常", "未到期")
@@ -74,6 +113,12 @@ class Thresholds:
     on_track_pp: float = 0.0
     reachable_pp: float = -1.0
     monthly_plans: dict[str, dict[str, tuple[float, ...]]] = field(default_factory=dict)
+    max_trail_pp: float = 15.0  # how far a seasonal curve may trail the straight line
+
+    @property
+    def quarter_floors(self) -> tuple[float, ...]:
+        """The least share of the year a curve must expect by the end of each quarter."""
+        return quarter_floors(self.max_trail_pp)
 
 
 def thresholds_from_dict(doc: dict) -> Thresholds:
@@ -99,13 +144,45 @@ def thresholds_from_dict(doc: dict) -> Thresholds:
         on_track_pp=float(out.get("on_track_pp", 0.0)),
         reachable_pp=float(out.get("reachable_pp", -1.0)),
         monthly_plans=plans,
+        max_trail_pp=float(doc.get("profile", {}).get("max_trail_pp", 15.0)),
     )
     if th.reachable > th.on_track or th.reachable_pp > th.on_track_pp:
         raise ValueError("status config [outlook]: reachable must not exceed on_track")
-    for targets in plans.values():
+    if not 0 <= th.max_trail_pp <= 25:
+        raise ValueError("status config [profile]: max_trail_pp between 0 and 25 points")
+    for plan, targets in plans.items():
         for code, amounts in targets.items():
-            profile_from_monthly_plan(amounts, code)
+            shares = profile_from_monthly_plan(amounts, code)
+            for q, share, floor in profile_shortfalls(shares, th.quarter_floors):
+                raise ValueError(
+                    f"status config monthly plan {plan}/{code}: expects {share:.0%} by the end "
+                    f"of Q{q}, below the floor of {floor:.0%} ([profile] max_trail_pp)"
+                )
     return th
+
+
+def quarter_floors(max_trail_pp: float = 15.0) -> tuple[float, ...]:
+    """Least expected shares at the ends of Q1..Q4: the straight line minus max_trail_pp."""
+    return tuple(max(0.0, m / 12 - max_trail_pp / 100) if m < 12 else 1.0 for m in QUARTER_ENDS)
+
+
+def profile_shortfalls(profile, floors) -> list[tuple[int, float, float]]:
+    """(quarter, expected share, floor) for each quarter end where a curve expects too little."""
+    out = []
+    for q, (month, floor) in enumerate(zip(QUARTER_ENDS, floors, strict=True), start=1):
+        share = float(profile[month - 1])
+        if share < floor - 1e-9:
+            out.append((q, share, floor))
+    return out
+
+
+def default_pace(kind: str, has_profile: bool, has_baseline: bool) -> str:
+    """The pace rule of a target whose plan does not name one (the behaviour before the rule)."""
+    if kind in ("cumulative", "count"):
+        return "seasonal" if has_profile else "linear"
+    if kind == "level":
+        return "path" if has_baseline else "direct"
+    return PACES_BY_KIND[kind][0]
 
 
 @dataclass(frozen=True)
@@ -125,6 +202,7 @@ class Spec:
     profile: tuple[float, ...] | None = None
     profile_basis: str = "linear"  # linear, profile, monthly_plan
     baseline: float | None = None  # canonical, same family as the target
+    pace: str | None = None  # the plan's rule (PACES); None: from kind, profile and baseline
 
 
 @dataclass(frozen=True)
@@ -185,6 +263,7 @@ def spec_of(target, year: int, monthly_plan: tuple[float, ...] | None = None) ->
         profile=profile,
         profile_basis=basis,
         baseline=baseline,
+        pace=getattr(target, "pace", None),
     )
 
 
@@ -375,6 +454,10 @@ def judge_level(spec: Spec, obs: Obs, th: Thresholds) -> Judgement:
         return judge_ceiling(spec, obs)
     met = meets(actual, target, spec.comparator)
     base = spec.baseline
+    if spec.pace == "path" and base is None:
+        base = 0.0  # a level the plan gives no baseline for is built up from zero this year
+    elif spec.pace == "direct":
+        base = None
     if base is not None and target != base:
         share = time_share(obs.month)
         rate = (actual - base) / (target - base) * 100  # share of the year's increase done
@@ -385,8 +468,9 @@ def judge_level(spec: Spec, obs: Obs, th: Thresholds) -> Judgement:
             "time_progress": share * 100,
             "projection": base + (actual - base) / share,
         }
+        start = f"较基数{_amount(spec, base)}" if spec.baseline is not None else "（从零起步）"
         text = (
-            f"{obs.month}月末{_amount(spec, actual)}，较基数{_amount(spec, base)}"
+            f"{obs.month}月末{_amount(spec, actual)}，{start}"
             f"完成年度增量目标{_pct(rate)}，序时进度{_pct(share * 100)}，{gap_phrase(gap)}"
         )
     else:

@@ -1,6 +1,8 @@
--- Input of kpi.progress: the figure held for each target and period on the as-of date.
--- Only current rows count (a revision replaces what it revised, also when it lowers a value);
--- a period that has not ended by the as-of date cannot have been reported yet.
+-- Input of kpi.progress: the figure held for each target and period on the as-of date, as it
+-- stood at the end of that day: only rows received by then (received_at, district time) count,
+-- and of those the latest received (a revision replaces what it revised, also when it lowers a
+-- value; a revision received after the as-of date does not count yet). A period that has not
+-- ended by the as-of date cannot have been reported yet.
 -- Parameters: $plan_codes and $years (the plans and their years, as two lists), $as_of.
 with plans as (
     select
@@ -19,7 +21,7 @@ current_rows as (
     inner join plans as p
         on o.plan_code = p.plan_code and o.period_year = p.plan_year
     where o.period_end <= $as_of
-      and o.is_current
+      and o.received_at < $as_of::date + interval 1 day
 ),
 
 final as (

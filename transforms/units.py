@@ -14,11 +14,19 @@ _FAMILIES: dict[str, dict[str, float]] = {
     "户": {"户": 1.0, "万户": 1e4},
     "家": {"家": 1.0, "户企业": 1.0},
     "%": {"%": 1.0, "％": 1.0, "百分比": 1.0},
+    "‰": {"‰": 1.0},
     "百分点": {"百分点": 1.0, "个百分点": 1.0, "pp": 1.0},
     "MWh": {"MWh": 1.0, "兆瓦时": 1.0, "GWh": 1e3, "kWh": 1e-3, "千瓦时": 1e-3, "万千瓦时": 10.0},
+    # Units other districts' reports commit to (kpi plan draft / import).
+    "公里": {"公里": 1.0, "千米": 1.0, "km": 1.0, "米": 1e-3, "延米": 1e-3, "延长米": 1e-3},
+    "亩": {"亩": 1.0, "万亩": 1e4},
+    "平方公里": {"平方公里": 1.0},
+    "吨": {"吨": 1.0, "万吨": 1e4},
+    "千瓦": {"千瓦": 1.0, "kW": 1.0, "兆瓦": 1e3, "MW": 1e3, "万千瓦": 1e4},
 }
 # Plain count units: canonical is themselves (no family to convert across).
 COUNT_UNITS = ("个", "场", "项", "座", "条", "处", "所", "支", "起", "次", "套", "块", "件", "批")
+COUNT_UNITS += ("辆", "台", "栋", "幢", "张", "间", "宗", "株", "棵", "艘", "架", "部", "盏")
 
 _LOOKUP: dict[str, tuple[str, float]] = {}
 for canonical, members in _FAMILIES.items():

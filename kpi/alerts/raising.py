@@ -147,7 +147,8 @@ def raise_alerts(cfg: Settings, catalogue: Catalogue, as_of: date, now: datetime
             messages = _messages(ctx, planned, steps, progress, open_eps, as_of, now_local)
             queued = []
             for m in messages:
-                if m["dedupe_key"] in known:
+                # Keys written before a message went to all its tags at once count as well.
+                if m["dedupe_key"] in known or known & set(m.get("legacy_keys", ())):
                     continue
                 known.add(m["dedupe_key"])
                 queued.append(_enqueue(con, plan_code, m, as_of, now_local, not_before))
@@ -292,16 +293,19 @@ def _apply_steps(con: duckdb.DuckDBPyConnection, steps: list[tuple], now: dateti
 
 def _message(
     kind: str,
-    route: str,
+    route: str | list[str],
     dept: str | None,
     dedupe_key: str,
     doc: Doc,
     episode_ids: list[int] | None = None,
 ) -> dict:
+    """An outbox row; `route` is one tag or every tag (a channel serving several gets one copy)."""
+    routes = [route] if isinstance(route, str) else list(route)
     text_parts = render.to_text_parts(doc)
     return {
         "kind": kind,
-        "route": route,
+        "route": routes[0],
+        "routes": routes,
         "department_code": dept,
         "dedupe_key": dedupe_key,
         "title": doc.title,
@@ -374,15 +378,17 @@ def _messages(
         doc = render.ack_reminder_doc(ctx.short(dept), [entry(e) for e in eps])
         key = f"ack_reminder:{plan_code}:{_ids_key(ids)}"
         out.append(_message("ack_reminder", ctx.route(dept), dept, key, doc, ids))
-    for level, eps, routes in ((1, level1, (DCJ,)), (2, level2, (DCJ, LEADERS))):
+    for level, eps, routes in ((1, level1, [DCJ]), (2, level2, [DCJ, LEADERS])):
         if not eps:
             continue
         eps.sort(key=lambda e: worst_first_key(e["snapshot"], bool(e["major"])))
         ids = [e["episode_id"] for e in eps]
         doc = render.escalation_doc(level, [entry(e) for e in eps])
-        for route in routes:
-            key = f"escalation:{level}:{plan_code}:{route}:{_ids_key(ids)}"
-            out.append(_message("escalation", route, None, key, doc, ids))
+        # One message to all its tags: a robot that serves both dcj and leaders gets it once.
+        key = f"escalation:{level}:{plan_code}:{_ids_key(ids)}"
+        m = _message("escalation", routes, None, key, doc, ids)
+        m["legacy_keys"] = [f"escalation:{level}:{plan_code}:{r}:{_ids_key(ids)}" for r in routes]
+        out.append(m)
 
     if not progress:
         return out
@@ -449,9 +455,9 @@ def _messages(
             _report_link(cfg, ctx, as_of),
         )
         ids = [e["episode_id"] for e in digest_entries]
-        for route in (LEADERS, DCJ):
-            key = f"digest:{plan_code}:{as_of}:{route}"
-            out.append(_message("digest", route, None, key, doc, ids))
+        m = _message("digest", [LEADERS, DCJ], None, f"digest:{plan_code}:{as_of}", doc, ids)
+        m["legacy_keys"] = [f"digest:{plan_code}:{as_of}:{r}" for r in (LEADERS, DCJ)]
+        out.append(m)
     return out
 
 
@@ -472,6 +478,7 @@ def _enqueue(
             "dedupe_key": m["dedupe_key"],
             "kind": m["kind"],
             "route": m["route"],
+            "routes": m["routes"],
             "department_code": m["department_code"],
             "as_of": as_of,
             "title": m["title"],

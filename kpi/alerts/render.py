@@ -11,12 +11,17 @@ conversion (see `to_html`).
 from __future__ import annotations
 
 import html as _html
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 MARKDOWN_MAX_BYTES = 4096  # WeCom markdown.content limit (errcode 40058 above it)
 TEXT_MAX_BYTES = 2048  # WeCom text.content limit
+# A send whose outcome was unknown is repeated once, with this line: the reader may have it twice.
+RESEND_LINE = "（重发）上次发送未得到确认，如已收到请忽略。"
+RESEND_RESERVE = 80  # bytes every part keeps free for RESEND_LINE (60 bytes) and a line break
 
 STATUS_RANK = {"预警": 1, "滞后": 2, "严重滞后": 3}
 ALERT_STATUSES = tuple(STATUS_RANK)
@@ -51,10 +56,47 @@ def nbytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def md_safe(text: object) -> str:
-    """Text from data, defused for WeCom markdown (no tags, no stray emphasis)."""
+# Characters that WeCom markdown (or a client's link detection) gives a meaning, replaced by
+# their full-width forms: tags and <font>, emphasis, code, links and images, headings, quotes,
+# @mentions, entities. Department text shown again must stay inert text.
+_MD_INERT = str.maketrans(
+    {
+        "<": "＜",
+        ">": "＞",
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "~": "～",
+        "[": "［",
+        "]": "］",
+        "#": "＃",
+        "@": "＠",
+        "&": "＆",
+        "\\": "＼",
+    }
+)
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+QUOTE_MAX_CHARS = 50  # a value, file, sheet or column name from a submission, quoted in a message
+REASON_MAX_CHARS = 120  # a rejection reason (it may quote the value once more)
+RECEIPT_MAX_ROWS = 20  # rejected rows listed in a WeCom receipt; the email lists them all
+
+
+def bound(text: str, limit: int | None) -> str:
+    """At most `limit` characters; a longer text is shortened and ends in …."""
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def md_safe(text: object, limit: int | None = None) -> str:
+    """Text from data, made inert for WeCom markdown, email and @ text, and length-bounded."""
     s = "" if text is None else str(text)
-    return s.replace("<", "＜").replace(">", "＞").replace("*", "＊").replace("`", "｀").strip()
+    if limit is not None:
+        s = s[: limit * 4]  # enough to bound after stripping; a huge value costs nothing more
+    # Format characters (bidi overrides, zero-width joiners) can disguise what a reader sees.
+    s = "".join(ch for ch in s if unicodedata.category(ch) != "Cf")
+    s = _BREAKS.sub(" ", s).translate(_MD_INERT).replace("://", "：//")
+    return bound(s.strip(), limit)
 
 
 def fmt_num(value: float | None) -> str:
@@ -115,7 +157,7 @@ def figure_lines(snap: dict) -> list[str]:
         lines.append(line)
     elif kind == "ceiling":
         lines.append(f"当前 {fmt_qty(actual, unit)}，上限 {fmt_qty(target, unit)}")
-    detail = md_safe(snap.get("detail_zh"))
+    detail = md_safe(snap.get("detail_zh"), REASON_MAX_CHARS)
     if not lines and detail:  # milestones, qualitative and relative targets: progress says it
         lines.append(detail)
     elif not lines and snap.get("days_overdue"):
@@ -220,7 +262,7 @@ def _numbered(title: str) -> Callable[[int, int], str]:
     return lambda k, n: title if n == 1 else f"{title}（{k}/{n}）"
 
 
-def to_markdown_parts(doc: Doc, budget: int = MARKDOWN_MAX_BYTES) -> list[str]:
+def to_markdown_parts(doc: Doc, budget: int = MARKDOWN_MAX_BYTES - RESEND_RESERVE) -> list[str]:
     """WeCom markdown parts, each within `budget` bytes, numbered when there is more than one."""
     heading = _numbered(f"### {md_safe(doc.title)}")
     intro = "\n".join(f"> {line}" for line in doc.intro)
@@ -232,7 +274,7 @@ def to_markdown_parts(doc: Doc, budget: int = MARKDOWN_MAX_BYTES) -> list[str]:
     return pack(head, doc.md_rows, tail, budget)
 
 
-def to_text_parts(doc: Doc, budget: int = TEXT_MAX_BYTES) -> list[str]:
+def to_text_parts(doc: Doc, budget: int = TEXT_MAX_BYTES - RESEND_RESERVE) -> list[str]:
     """The @-mention text (WeCom `text`), split within `budget` bytes; empty if none."""
     if not doc.ping:
         return []
@@ -243,6 +285,10 @@ def to_text_parts(doc: Doc, budget: int = TEXT_MAX_BYTES) -> list[str]:
 def plain_lines(doc: Doc) -> list[str]:
     """The whole message as plain lines (the email's text alternative)."""
     return [doc.title, *doc.intro, *doc.text_rows, *doc.footer]
+
+
+_HIDDEN_OPEN = '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all;font-size:1px">'
+_HIDDEN_CLOSE = "</div>"
 
 
 def to_html(doc: Doc) -> str:
@@ -258,9 +304,9 @@ def to_html(doc: Doc) -> str:
         '<html><head><meta charset="utf-8"><title>',
         esc(doc.title),
         "</title></head><body>",
-        '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all;font-size:1px">',
+        _HIDDEN_OPEN,
         hidden,
-        "</div>",
+        _HIDDEN_CLOSE,
         f'<h3 style="font-family:sans-serif"><meta>{esc(doc.title)}</h3>',
     ]
     for line in doc.intro:
@@ -283,6 +329,23 @@ def to_html(doc: Doc) -> str:
         out.append(f'<p style="font-family:sans-serif;color:#666"><meta>{esc(line)}</p>')
     out.append("</body></html>")
     return "".join(out)
+
+
+def mark_resend(body: str, fmt: str) -> str:
+    """A body sent again after an uncertain send, marked with the （重发） line."""
+    if fmt == "html":
+        if _HIDDEN_OPEN not in body:
+            return f"<p>{_html.escape(RESEND_LINE)}</p>" + body
+        line = (
+            f'<p style="font-family:sans-serif;color:#c00000"><meta>{_html.escape(RESEND_LINE)}</p>'
+        )
+        body = body.replace(_HIDDEN_OPEN, _HIDDEN_OPEN + _html.escape(RESEND_LINE) + "<br>", 1)
+        at = body.index(_HIDDEN_CLOSE, body.index(_HIDDEN_OPEN)) + len(_HIDDEN_CLOSE)
+        return body[:at] + line + body[at:]
+    if fmt == "markdown" and body.startswith("#"):
+        head, _, rest = body.partition("\n")
+        return f"{head}\n{RESEND_LINE}" + (f"\n{rest}" if rest else "")
+    return f"{RESEND_LINE}\n{body}"
 
 
 # ---- message kinds --------------------------------------------------------------------------
@@ -389,29 +452,40 @@ def digest_doc(
 
 def receipt_doc(dept_short: str, submission: dict) -> Doc:
     """To a department: the rows of one submission that were not loaded, and why."""
+    # Everything quoted here came from the department's file: inert and length-bounded, and the
+    # WeCom text lists at most RECEIPT_MAX_ROWS rows, so one receipt stays one short message.
     receipt = submission.get("receipt") or {}
     rejected = list(receipt.get("rejected") or [])
-    name = md_safe(submission["file_name"])
+    name = md_safe(submission["file_name"], QUOTE_MAX_CHARS)
     n_rows, n_ok = submission.get("n_rows") or 0, submission.get("n_accepted") or 0
-    whole = submission.get("reason_zh") or receipt.get("reason")
+    n_bad = max(len(rejected), submission.get("n_rejected") or 0)
+    whole = md_safe(submission.get("reason_zh") or receipt.get("reason"), REASON_MAX_CHARS)
     if submission["status"] == "rejected" and not rejected:
-        intro = [f"文件「{name}」未能入库：{md_safe(whole) or '原因不明'}", "请修改后重新报送。"]
+        intro = [f"文件「{name}」未能入库：{whole or '原因不明'}", "请修改后重新报送。"]
     else:
         intro = [
-            f"文件「{name}」共 {n_rows} 行，入库 {n_ok} 行，未入库 {len(rejected)} 行。",
+            f"文件「{name}」共 {n_rows} 行，入库 {n_ok} 行，未入库 {n_bad} 行。",
             "请按下列原因修改后重新报送。",
         ]
     md_rows, text_rows, rows = [], [], []
     for r in rejected:
-        sheet, row, col = md_safe(r.get("sheet")), r.get("row"), md_safe(r.get("column"))
-        value, reason = md_safe(r.get("value")), md_safe(r.get("reason"))
+        sheet = md_safe(r.get("sheet"), QUOTE_MAX_CHARS)
+        col = md_safe(r.get("column"), QUOTE_MAX_CHARS)
+        value = md_safe(r.get("value"), QUOTE_MAX_CHARS)
+        reason = md_safe(r.get("reason"), REASON_MAX_CHARS)
+        row = md_safe(r.get("row"), 12)
         where = f"{sheet} 第 {row} 行" + (f"「{col}」" if col else "")
         shown = f"（填报值：{value}）" if value else ""
-        md_rows.append(f"- {where}：{reason}{shown}")
+        if len(md_rows) < RECEIPT_MAX_ROWS:
+            md_rows.append(f"- {where}：{reason}{shown}")
         text_rows.append(f"{where}：{reason}{shown}")
-        rows.append([sheet, str(row), col, value, reason])
+        rows.append([sheet, row, col, value, reason])
+    if n_bad > len(md_rows) and rejected:
+        md_rows.append(f"- 另有 {n_bad - len(md_rows)} 行未列出，完整清单见邮件回执或进展报告。")
+    if n_bad > len(rows) and rejected:
+        text_rows.append(f"另有 {n_bad - len(rows)} 行未列出（回执只保留前 {len(rows)} 行）。")
     return Doc(
-        title=f"【报送回执】{dept_short}：{f'{len(rejected)} 行' if rejected else '整个文件'}未入库",
+        title=f"【报送回执】{dept_short}：{f'{n_bad} 行' if rejected else '整个文件'}未入库",
         intro=intro,
         columns=["工作表", "行", "列", "填报值", "原因"],
         rows=rows,
@@ -491,4 +565,41 @@ def escalation_doc(level: int, episodes: list[dict]) -> Doc:
         md_rows=[m for m, _, _ in lines],
         text_rows=[t for _, t, _ in lines],
         ping=f"{title}\n编号：{ids}\n请督办相关单位。",
+    )
+
+
+KIND_ZH = {
+    "dept_alert": "目标预警",
+    "receipt": "报送回执",
+    "due_reminder": "报送提醒",
+    "overdue_notice": "逾期未报",
+    "ack_reminder": "确认提醒",
+    "escalation": "督办",
+    "digest": "日报",
+    "delivery_failure": "送达失败报告",
+}
+
+
+def failure_doc(failures: list[dict]) -> Doc:
+    """To 督查局: messages that could not be delivered to a channel, and why."""
+    # Each failure: {"message_id", "kind", "title", "channel", "reason", "attempts"}.
+    md_rows, text_rows, rows = [], [], []
+    for f in failures:
+        kind = KIND_ZH.get(f["kind"], f["kind"])
+        title, channel = md_safe(f["title"], 60), md_safe(f["channel"], 80)
+        reason = md_safe(f["reason"], REASON_MAX_CHARS)
+        line = f"消息 {f['message_id']}（{kind}）「{title}」→ {channel}：{reason}，已尝试 {f['attempts']} 次"
+        md_rows.append(f"- {line}")
+        text_rows.append(line)
+        rows.append([str(f["message_id"]), kind, title, channel, reason, str(f["attempts"])])
+    return Doc(
+        title=f"【送达失败】{len(failures)} 条消息无法送达",
+        intro=[
+            "以下消息多次发送仍未送达，已停止重试。请核实渠道配置（机器人 key、邮箱、密码）并转告相关单位。"
+        ],
+        columns=["消息", "类型", "标题", "渠道", "原因", "尝试次数"],
+        rows=rows,
+        md_rows=md_rows,
+        text_rows=text_rows,
+        footer=["详情：kpi alerts --all --json"],
     )

@@ -12,7 +12,7 @@ from kpi import clock
 
 STATE_ZH = {
     "delivered": "已送达",
-    "failed": "发送失败",
+    "failed": "无法送达",
     "retrying": "待重试",
     "held": "静默时段暂缓",
     "pending": "待发送",
@@ -42,16 +42,48 @@ def _deliveries_zh(messages: list[dict]) -> str:
     return "，".join(f"{STATE_ZH.get(s, s)} {n}" for s, n in counts.items()) or "—"
 
 
-@click.command("alerts")
-@click.option("--json", "as_json", is_flag=True, help="JSON 输出（含每条消息的投递状态）")
-@click.option("--all", "include_closed", is_flag=True, help="包括已关闭的预警")
-@click.pass_context
-def alerts_cmd(ctx: click.Context, as_json: bool, include_closed: bool) -> None:
-    """列出未销号的预警及投递状态 / open alerts with their 13710 and delivery state."""
-    from kpi.alerts.workflow import overview
+def _locked(call):
+    """Run a writer under the run lock: at once if free, else say so and wait as configured."""
+    import duckdb
+
+    from kpi.warehouse import LockedError
 
     cfg = _settings()
-    data = overview(cfg, ctx.obj["plan"], _now(cfg), include_closed=include_closed)
+    try:
+        try:
+            return call(cfg, 0)
+        except LockedError:
+            click.echo(
+                f"另一运行正在使用数据仓库，等待其结束（最多 {cfg.lock_wait_seconds} 秒）……",
+                err=True,
+            )
+            return call(cfg, cfg.lock_wait_seconds)
+    except LockedError:
+        raise click.ClickException(
+            f"已等待 {cfg.lock_wait_seconds} 秒，另一运行仍在使用数据仓库，请稍后再试"
+        ) from None
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise click.ClickException("数据仓库文件被其他程序占用，请稍后再试") from None
+
+
+@click.command("alerts")
+@click.option("--json", "as_json", is_flag=True, help="JSON 输出（含每条消息的投递状态）")
+@click.option(
+    "--all", "include_all", is_flag=True, help="全部：含已关闭的预警，以及每一条消息（回执、通知）"
+)
+@click.pass_context
+def alerts_cmd(ctx: click.Context, as_json: bool, include_all: bool) -> None:
+    """列出未销号的预警及投递状态 / open alerts with their 13710 and delivery state."""
+    from kpi.alerts.render import KIND_ZH
+    from kpi.alerts.workflow import WarehouseBusy, overview
+
+    cfg = _settings()
+    try:
+        data = overview(cfg, ctx.obj["plan"], _now(cfg), include_closed=include_all)
+    except WarehouseBusy as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         _print_json(data)
         return
@@ -76,20 +108,40 @@ def alerts_cmd(ctx: click.Context, as_json: bool, include_closed: bool) -> None:
         )
     console = Console()
     console.print(table)
+    if include_all:
+        messages = Table(title=f"消息（{len(data['messages'])} 条）")
+        for col in ("消息", "类型", "标题", "发往", "状态", "说明"):
+            messages.add_column(col)
+        for m in data["messages"]:
+            problems = [d for d in m["deliveries"] if d["state"] in ("failed", "pending")]
+            note = problems[0]["last_error"] if problems else ""
+            messages.add_row(
+                str(m["message_id"]),
+                KIND_ZH.get(m["kind"], m["kind"]),
+                m["title"],
+                "、".join(m["routes"]),
+                STATE_ZH.get(m["state"], m["state"]),
+                note or "",
+            )
+        console.print(messages)
     if data["undelivered"]:
         console.print(f"未送达消息 {len(data['undelivered'])} 条（kpi alerts --json 查看原因）")
     if data["failed"]:
-        console.print(f"无法送达消息 {len(data['failed'])} 条（kpi alerts --json 查看原因）")
+        console.print(f"无法送达消息 {len(data['failed'])} 条（kpi alerts --all 查看原因）")
+    for c in data["channels"]:
+        if c["state"] == "dead":
+            console.print(f"渠道 {c['channel']} 已失效（{c['last_error']}），请检查配置")
 
 
-def _workflow(fn, episode_id: int, *args) -> dict:
-    from kpi.alerts.workflow import EpisodeNotFound
+def _workflow(fn, episode_id: int) -> dict:
+    from kpi.alerts.workflow import EpisodeNotFound, WorkflowRefused
 
-    cfg = _settings()
     try:
-        return fn(cfg, episode_id, *args)
+        return _locked(lambda cfg, wait: fn(cfg, episode_id, wait))
     except EpisodeNotFound:
         raise click.ClickException(f"没有编号为 {episode_id} 的预警") from None
+    except WorkflowRefused as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command("ack")
@@ -99,7 +151,7 @@ def ack_cmd(episode_id: int, note: str) -> None:
     """确认收到预警（13710：1 日内）/ acknowledge an alert."""
     from kpi.alerts.workflow import ack
 
-    ep = _workflow(lambda c, i: ack(c, i, note, _now(c)), episode_id)
+    ep = _workflow(lambda c, i, w: ack(c, i, note, _now(c), lock_wait=w), episode_id)
     click.echo(f"已确认预警 {ep['id']}（{ep['name_zh']}）")
 
 
@@ -110,7 +162,7 @@ def feedback_cmd(episode_id: int, text: str) -> None:
     """记录整改反馈（13710：3 日内）/ record feedback to the supervision office."""
     from kpi.alerts.workflow import feedback
 
-    ep = _workflow(lambda c, i: feedback(c, i, text, _now(c)), episode_id)
+    ep = _workflow(lambda c, i, w: feedback(c, i, text, _now(c), lock_wait=w), episode_id)
     click.echo(f"已记录预警 {ep['id']}（{ep['name_zh']}）的反馈")
 
 
@@ -121,7 +173,7 @@ def close_cmd(episode_id: int, note: str | None) -> None:
     """销号：关闭预警 / close an alert by hand."""
     from kpi.alerts.workflow import close
 
-    ep = _workflow(lambda c, i: close(c, i, _now(c), note), episode_id)
+    ep = _workflow(lambda c, i, w: close(c, i, _now(c), note, lock_wait=w), episode_id)
     click.echo(f"预警 {ep['id']}（{ep['name_zh']}）已销号")
 
 
@@ -129,19 +181,21 @@ def close_cmd(episode_id: int, note: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON 输出")
 def deliver_cmd(as_json: bool) -> None:
     """发送待发消息（失败的按退避时间重试）/ send due alert messages."""
-    from kpi.alerts.delivery import deliver
+    from kpi.alerts.delivery import deliver_locked, failed_state
 
-    cfg = _settings()
-    result = deliver(cfg, _now(cfg))
+    result = _locked(lambda cfg, wait: deliver_locked(cfg, _now(cfg), lock_wait=wait))
     if as_json:
         _print_json(result)
     else:
         click.echo(
             f"已发送 {result['sent']}，失败 {result['failed']}，待重试 {result['deferred']}，"
-            f"暂缓 {result['held']}"
+            f"暂缓 {result['held']}，无法送达 {result['given_up']}"
         )
-    if result["error"]:
-        raise click.ClickException(result["error"])
+        if result["resent"]:
+            click.echo(f"其中补发（标注“重发”）{result['resent']}")
+    problem = failed_state(result)
+    if problem:
+        raise click.ClickException(problem)
 
 
 def register(group: click.Group) -> None:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from kpi.catalogue import KIND_ZH, CatalogueError, get_catalogue
+from kpi.catalogue import KIND_ZH, CatalogueError, UnknownDepartmentError, get_catalogue
 
 
 def target_record(t) -> dict:
@@ -17,20 +17,21 @@ def target_record(t) -> dict:
 
 @click.command("targets")
 @click.option("--json", "as_json", is_flag=True, help="JSON 列表输出")
-@click.option("--department", "-d", default=None, help="只列出该牵头单位的目标")
+@click.option(
+    "--department", "-d", default=None, help="只列出该牵头单位的目标（代码、简称、全称或常用简称）"
+)
 @click.pass_context
 def targets_cmd(ctx: click.Context, as_json: bool, department: str | None) -> None:
     """列出目标任务清单 / print the plan's target catalogue."""
     try:
         cat = get_catalogue(ctx.obj["plan"])
-    except (CatalogueError, FileNotFoundError) as exc:
+        rows = (
+            cat.targets_of(cat.require_department(department).code) if department else cat.targets
+        )
+    except CatalogueError as exc:
+        raise click.ClickException(f"目标清单有误：{exc}") from exc
+    except (FileNotFoundError, UnknownDepartmentError) as exc:
         raise click.ClickException(str(exc)) from exc
-    rows = cat.targets
-    if department:
-        dept = cat.resolve_department(department)
-        if dept is None:
-            raise click.ClickException(f"未知单位：{department}")
-        rows = cat.targets_of(dept.code)
     if as_json:
         json.dump([target_record(t) for t in rows], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import date
@@ -37,9 +38,10 @@ def ingest_cmd(
     except ValueError as exc:
         raise click.BadParameter(f"日期应写作 YYYY-MM-DD：{as_of}", param_hint="--as-of") from exc
     cfg = settings()
-    receipts = ingest_files(cfg, cat, files, as_of=day) if files else []
-    if from_inbox:
-        receipts += ingest_inbox(cfg, cat, as_of=day)
+    with _run_lock(cfg):
+        receipts = ingest_files(cfg, cat, files, as_of=day) if files else []
+        if from_inbox:
+            receipts += ingest_inbox(cfg, cat, as_of=day)
     if as_json:
         json.dump(receipts, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -47,6 +49,26 @@ def ingest_cmd(
         _print(receipts, {d.code: d.short_zh for d in cat.departments})
     if any(r["status"] == "rejected" for r in receipts):
         ctx.exit(1)
+
+
+@contextlib.contextmanager
+def _run_lock(cfg):
+    """The pipeline's run lock: ingest never writes while a nightly run does (waits, then fails)."""
+    from kpi.warehouse import LockedError, pipeline_lock
+
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(pipeline_lock(cfg, wait_seconds=0))
+        except LockedError:
+            wait = cfg.lock_wait_seconds
+            click.echo(f"流水线正在运行，等待其结束后再导入（最长等待 {wait} 秒）……", err=True)
+            try:
+                stack.enter_context(pipeline_lock(cfg, wait_seconds=wait))
+            except LockedError:
+                raise click.ClickException(
+                    f"流水线正在运行（已等待 {wait} 秒仍未结束），本次未导入任何文件，请稍后再试"
+                ) from None
+        yield
 
 
 def _print(receipts: list[dict], short: dict[str, str]) -> None:

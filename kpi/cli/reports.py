@@ -32,7 +32,7 @@ from kpi.catalogue import CatalogueError, get_catalogue
 def report_cmd(ctx: click.Context, as_of, out_dir: Path | None, as_json: bool) -> None:
     """生成进度报告、领导工作簿与数据校验报告 / write the reports for an as-of date."""
     from kpi.config import settings
-    from kpi.reports import NoProgressError, latest_as_of, write_reports
+    from kpi.reports import NoProgressError, latest_as_of, report_paths, write_reports
 
     cfg = settings()
     plan = ctx.obj["plan"]
@@ -47,8 +47,14 @@ def report_cmd(ctx: click.Context, as_of, out_dir: Path | None, as_json: bool) -
         paths = write_reports(cfg, cat, day, out_dir)
     except NoProgressError as exc:
         raise click.ClickException(
-            f"{day} 没有进度数据：请先计算该日进度（kpi run --as-of {day}）。{exc}"
+            f"{day} 没有进度数据：请先计算该日进度（kpi run --as-of {day}）。"
         ) from exc
+    except OSError as exc:
+        where = exc.filename or out_dir or cfg.reports
+        raise click.ClickException(f"无法写入报告目录 {where}：{exc.strerror or exc}") from exc
+    latest = report_paths(Path(out_dir or cfg.reports), cat.plan.code, day)["latest_html"]
+    if latest.is_file():
+        paths = {**paths, "latest": latest}
     if as_json:
         doc = {"as_of": day.isoformat(), **{k: str(v) if v else None for k, v in paths.items()}}
         json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
@@ -58,6 +64,8 @@ def report_cmd(ctx: click.Context, as_of, out_dir: Path | None, as_json: bool) -
     click.echo(f"进度报告：{paths['html']}")
     click.echo(f"领导工作簿：{paths['workbook']}")
     click.echo(f"数据校验报告：{paths['data_docs'] or '尚无校验结果'}")
+    if paths.get("latest"):
+        click.echo(f"最新报告（固定地址）：{paths['latest']}")
 
 
 def register(group: click.Group) -> None:

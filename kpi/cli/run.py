@@ -15,27 +15,8 @@ from pathlib import Path
 
 import click
 
+from kpi.cli.params import DATE
 from kpi.config import Settings, settings
-
-
-class DateParam(click.ParamType):
-    """A calendar date written YYYY-MM-DD (Chinese message otherwise)."""
-
-    name = "YYYY-MM-DD"
-
-    def convert(self, value, param, ctx):
-        """The date, or a Chinese usage error."""
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(
-                f"日期应写作 YYYY-MM-DD（如 2023-07-15），收到“{str(value)[:40]}”", param, ctx
-            )
-
-
-DATE = DateParam()
 
 
 def prefect_env(cfg: Settings, *, quiet: bool = False) -> None:
@@ -97,7 +78,7 @@ REPORT_LABELS = {"html": "进展报告", "workbook": "领导工作簿", "data_do
 def print_locations(cfg: Settings, summary: dict) -> None:
     """Where the warehouse, the snapshot, the report and the delivered alerts are."""
     click.echo(f"数据仓库：{cfg.warehouse}")
-    click.echo(f"分析快照：{cfg.snapshot}（duckdb -readonly 打开）")
+    click.echo(f"分析快照：{cfg.snapshot}（.venv/bin/duckdb -readonly 打开）")
     report = summary.get("report")
     if isinstance(report, dict):
         for key, path in report.items():
@@ -231,7 +212,7 @@ def print_next_steps(demo: Settings, as_of: date) -> None:
     click.echo("  .venv/bin/kpi status")
     click.echo("  .venv/bin/kpi alerts")
     click.echo("  .venv/bin/kpi sql \"select * from mart.current_progress where status = '滞后'\"")
-    click.echo(f"  duckdb -readonly {shown_path(demo.snapshot)}")
+    click.echo(f"  .venv/bin/duckdb -readonly {shown_path(demo.snapshot)}")
 
 
 @click.command("demo")

@@ -1,5 +1,20 @@
 """Ingesting department submissions: read, validate (Great Expectations), quarantine, load."""
 
-from kpi.ingest.core import ingest_files, ingest_inbox, ingest_plans
+from __future__ import annotations
 
-__all__ = ["ingest_files", "ingest_inbox", "ingest_plans"]
+from typing import TYPE_CHECKING
+
+__all__ = ["check_file", "ingest_files", "ingest_inbox", "ingest_plans"]
+
+if TYPE_CHECKING:
+    from kpi.ingest.core import check_file, ingest_files, ingest_inbox, ingest_plans
+
+
+def __getattr__(name: str):
+    # Imported on first use: a parsing worker (kpi.ingest.worker) imports this package too and
+    # needs none of the warehouse's modules (DuckDB, pandas).
+    if name in __all__:
+        from kpi.ingest import core
+
+        return getattr(core, name)
+    raise AttributeError(name)

@@ -11,6 +11,7 @@ when each file was ingested alone, in order.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -30,12 +31,15 @@ from types import SimpleNamespace
 from kpi import clock
 from kpi.config import Settings
 from kpi.contract import COLUMNS, STATUS_VOCAB
+from kpi.ingest.failpoints import failpoint
 from kpi.ingest.frame import add_previous
-from kpi.ingest.prepare import Limits, Prepared, auto_workers, prepared
-from kpi.ingest.quarantine import file_reason, public, row_entries
+from kpi.ingest.inbox import inbox_files, skipped_receipt
+from kpi.ingest.prepare import Prepared, auto_workers, limits_of, prepared
+from kpi.ingest.quarantine import file_reason, listed, public, row_entries
 from kpi.ingest.store import compare, current_for_targets, load_batch, lookup_submissions
+from kpi.ingest.text import clip, stored_name
 from kpi.ingest.validate import FileRows, load_rules, rule_columns, run_rules_many, warm_up
-from kpi.warehouse import connect, sync_catalogues
+from kpi.warehouse import connect, open_snapshot, sync_catalogues
 from transforms.periods import month_end
 
 log = logging.getLogger("kpi.ingest")
@@ -47,11 +51,14 @@ GROWTH_BAND = (
 # Files validated and loaded together (and lost together by a crash, then ingested again).
 # GX costs ~0.3 s per run whatever its size; 4,000 template files (~18,000 rows) add ~150 MB
 # to the ~600 MB of an ingesting process (BENCHMARKS.md: 2,000 was 3% slower, 60 MB smaller).
+# A chunk also ends at CHUNK_ROWS rows, so that its memory is bounded whatever the files hold
+# (each is capped at max_rows): the same bound holds the rows parsed ahead of it.
 CHUNK_FILES = 4000
+CHUNK_ROWS = 20_000
 # Frame columns filled from the warehouse's current values (rules reading them run after the
 # rows of earlier files are known to be accepted).
 PREVIOUS_COLUMNS = frozenset({"previous_value", "previous_period"})
-_ARCHIVE_EXTS = (".xlsx", ".xlsm", ".xls", ".csv")
+_ARCHIVE_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".csv")
 ARCHIVE_THREADS = 4  # archive copies are written by threads: file I/O, not Python, is the cost
 
 
@@ -110,32 +117,54 @@ def ingest_plans(
 def ingest_inbox(
     cfg: Settings, catalogue, *, as_of: date | None = None, run_id: str | None = None
 ) -> list[dict]:
-    """Ingest every file in the plan's inbox in arrival order (mtime, name); each leaves it."""
-    as_of = as_of or clock.today(cfg.tz)
-    files = inbox_files(cfg, catalogue.plan.code)
-    if not files:
-        return []
-    jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
-    _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
-    return [job.receipt for job in jobs]
+    """Ingest every file in the plan's inbox in arrival order (mtime, name); each leaves it.
 
-
-def inbox_files(cfg: Settings, plan_code: str) -> list[Path]:
-    """A plan's waiting files: inbox/<plan>/, and the inbox's top level for the default plan.
-
-    Several plans share one warehouse but never one folder of files: a district's file must
-    not be read against another district's catalogue (the department register is shared).
+    Lock files and sync-client temporaries stay where they are and get a receipt with status
+    "skipped" (after the others): they are listed in the run summary, never counted as files.
     """
-    cfg.inbox.mkdir(parents=True, exist_ok=True)
-    folders = [cfg.inbox / plan_code] + ([cfg.inbox] if plan_code == cfg.plan else [])
-    files = [
-        p
-        for folder in folders
-        if folder.is_dir()
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith((".", "~$"))  # hidden and Office lock files
-    ]
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+    as_of = as_of or clock.today(cfg.tz)
+    files, skipped = inbox_files(cfg, catalogue.plan.code)
+    receipts = []
+    if files:
+        jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
+        _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
+        receipts = [job.receipt for job in jobs]
+    return receipts + [skipped_receipt(p.name, catalogue.plan.code, why) for p, why in skipped]
+
+
+def check_file(cfg: Settings, catalogue, path, *, as_of: date | None = None) -> dict:
+    """The receipt a file would get if ingested now; writes nothing and takes no lock.
+
+    The same reading, caps, rules and words as ingest_files. The values a file is compared with
+    (earlier periods, revisions, files sent before) come from the published snapshot, when one
+    exists: the web desk checks an upload while a nightly run holds the warehouse.
+    """
+    as_of = as_of or clock.today(cfg.tz)
+    job = _File(0, catalogue, Path(path), from_inbox=False)
+    stream = prepared([(catalogue, job.path)], as_of, limits_of(cfg), 1)
+    try:
+        job.prep = next(stream)
+    finally:
+        stream.close()
+    if job.prep.refusal and job.prep.refusal[1] == "vanished":
+        return skipped_receipt(job.prep.name, catalogue.plan.code, job.prep.refusal[0])
+    with _snapshot(cfg) as con:
+        _chunk(cfg, con, [job], as_of, None, None, None, _Clock(), store=False)
+    return job.receipt
+
+
+@contextlib.contextmanager
+def _snapshot(cfg: Settings):
+    """A read-only connection to the published snapshot, or None when there is none yet."""
+    try:
+        con = open_snapshot(cfg)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def _sync(cfg: Settings, catalogues) -> None:
@@ -173,27 +202,34 @@ class _File:
 
 
 def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_at, workers):
-    limits = Limits(cfg.max_file_bytes, cfg.max_xlsx_uncompressed_bytes)
-    workers = auto_workers(len(jobs)) if workers is None else workers
+    workers = auto_workers(len(jobs)) if workers is None else max(1, workers)
     # Worker processes parse the next chunk while this process validates and loads one.
-    stream = prepared(((f.catalogue, f.path) for f in jobs), as_of, limits, workers, CHUNK_FILES)
+    stream = prepared(
+        ((f.catalogue, f.path) for f in jobs), as_of, limits_of(cfg), workers, CHUNK_ROWS
+    )
     if workers > 1:
         # Importing GX takes seconds of this process's time, while it only waits for the
         # workers' first files: do it meanwhile.
         threading.Thread(target=warm_up, daemon=True).start()
     clock = _Clock()
+    todo = iter(jobs)
     try:
         _sync(cfg, catalogues)
         clock.lap("sync")
         with ThreadPoolExecutor(ARCHIVE_THREADS) as io:
-            for start in range(0, len(jobs), CHUNK_FILES):
-                chunk = jobs[start : start + CHUNK_FILES]
-                for f in chunk:
-                    f.prep = next(stream)
+            while chunk := _next_chunk(todo, stream):
                 clock.lap("parse")
-                with connect(cfg) as con:
-                    _chunk(cfg, con, chunk, as_of, run_id, received_at, io, clock)
-                _tidy(cfg, chunk)
+                gone = [f for f in chunk if f.prep.refusal and f.prep.refusal[1] == "vanished"]
+                for f in gone:
+                    f.receipt = skipped_receipt(
+                        f.prep.name, f.catalogue.plan.code, f.prep.refusal[0]
+                    )
+                chunk = [f for f in chunk if f not in gone]
+                if chunk:
+                    with connect(cfg) as con:
+                        _chunk(cfg, con, chunk, as_of, run_id, received_at, io, clock)
+                    failpoint("tidy")  # stored, nothing moved out of the inbox yet
+                    _tidy(cfg, chunk)
                 for f in chunk:
                     f.release()
                 # What survives a chunk (its receipts) survives the run: keep the collector
@@ -206,11 +242,30 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
         gc.unfreeze()
 
 
-def _chunk(cfg: Settings, con, chunk, as_of: date, run_id, received_at, io, clock) -> None:
-    """Validate and load one chunk of parsed files (one transaction for the load)."""
+def _next_chunk(todo, stream) -> list[_File]:
+    """The next files to validate and load together: CHUNK_FILES, or CHUNK_ROWS rows at most."""
+    chunk, rows = [], 0
+    for f in todo:
+        f.prep = next(stream)
+        chunk.append(f)
+        rows += f.prep.weight
+        if len(chunk) >= CHUNK_FILES or rows >= CHUNK_ROWS:
+            break
+    return chunk
+
+
+def _chunk(
+    cfg: Settings, con, chunk, as_of: date, run_id, received_at, io, clock, *, store: bool = True
+) -> None:
+    """Validate and load one chunk of parsed files (one transaction for the load).
+
+    With store=False (check_file) everything is decided the same way and nothing is written;
+    `con` may then be a read-only snapshot, or None for an empty warehouse.
+    """
     for f in chunk:
         _take(cfg, f, run_id, received_at)
-    stored = lookup_submissions(con, [i for f in chunk for i in (f.sha, _salted(f))])
+    ids = [i for f in chunk for i in (f.sha, _salted(f))]
+    stored = lookup_submissions(con, ids) if con is not None else {}
     first_of: dict[tuple[str, str], _File] = {}
     taken = set(stored)
     for f in chunk:
@@ -232,29 +287,33 @@ def _chunk(cfg: Settings, con, chunk, as_of: date, run_id, received_at, io, cloc
     rules = load_rules()
     later = tuple(r for r in rules if rule_columns(r) & PREVIOUS_COLUMNS)
     first_rules = tuple(r for r in rules if r not in later)
-    for f, found in zip(parsed, run_rules_many([f.rows for f in parsed], first_rules), strict=True):
-        f.findings = found
+    _validate(parsed, first_rules, rules, first=True)
+    failpoint("validate")
     clock.lap("validate")
-    state = current_for_targets(con, _pairs(parsed))
+    parsed = [f for f in parsed if f.refusal is None]
+    state = current_for_targets(con, _pairs(parsed)) if con is not None else {}
     for f in parsed:
-        _decide(f, state, later)
+        _safely(f, "decide", _decide, f, state, later)
     clock.lap("decide")
     deferred = [f for f in parsed if f.refusal is None]
     # The archive copies of the files that will be stored are written by threads meanwhile;
     # all must exist before the commit.
-    copies = [io.submit(_archive, cfg, f.path, f.sha) for f in deferred]
+    copies = [io.submit(_archive, cfg, f.path, f.sha) for f in deferred] if store else []
     if later and not any(r.severity == "critical" for r in later):
-        found = run_rules_many([f.rows for f in deferred], later)
-        for f, more in zip(deferred, found, strict=True):
-            f.findings = _in_order(f.findings + more, rules)
+        _validate(deferred, later, rules, first=False)
     clock.lap("validate previous")
 
     submissions, rows, observations, rejections, superseded = [], [], [], [], []
     for f in fresh:
         if f.refusal is None:
-            _accept(cfg, f, submissions, rows, observations, rejections, superseded)
-        else:
-            _refused_records(cfg, f, submissions, rejections)
+            mine: tuple[list, ...] = ([], [], [], [], [])
+            if _safely(f, "records", _accept, cfg, f, *mine):
+                for out, part in zip(
+                    (submissions, rows, observations, rejections, superseded), mine, strict=True
+                ):
+                    out.extend(part)
+                continue
+        _refused_records(cfg, f, submissions, rejections)
     in_chunk = {o["obs_id"] for o in observations}
     superseded_stored = [s for s in superseded if s not in in_chunk]
     revised = set(superseded)
@@ -264,19 +323,20 @@ def _chunk(cfg: Settings, con, chunk, as_of: date, run_id, received_at, io, cloc
     for copy in copies:
         copy.result()
     clock.lap("records")
-    for f in fresh:
-        if f.refusal is None:
-            log.info(
-                "loading %s: %d rows, %d quarantined",
-                f.name,
-                len(f.rows.records),
-                len(f.quarantined),
-            )
-    load_batch(con, submissions, rows, observations, rejections, superseded_stored)
-    clock.lap("load")
-    for f in fresh:
-        if f.refusal is None:
-            log.info("loaded %s: %s", f.name, f.receipt["status"])
+    if store:
+        for f in fresh:
+            if f.refusal is None:
+                log.info(
+                    "loading %s: %d rows, %d quarantined",
+                    f.name,
+                    len(f.rows.records),
+                    len(f.quarantined),
+                )
+        load_batch(con, submissions, rows, observations, rejections, superseded_stored)
+        clock.lap("load")
+        for f in fresh:
+            if f.refusal is None:
+                log.info("loaded %s: %s", f.name, f.receipt["status"])
     for f in chunk:
         if f.existing is not None or f.first is not None:
             f.receipt = _duplicate_receipt(f, f.existing or _as_existing(f.first))
@@ -355,6 +415,46 @@ def _in_order(findings: list, rules) -> list:
     return sorted(findings, key=lambda x: order[x.rule.id])
 
 
+def _validate(files: list[_File], rules: tuple, order: tuple, *, first: bool) -> None:
+    """Run rules over the files' rows together; a file whose rows break GX itself is refused."""
+    try:
+        found = run_rules_many([f.rows for f in files], rules)
+    except Exception:  # one file's rows made a rule fail to run: find it, keep the others
+        log.exception("validating %d files together failed; validating them one by one", len(files))
+        found = []
+        for f in files:
+            try:
+                [one] = run_rules_many([f.rows], rules)
+            except Exception:
+                log.exception("validating %s failed", f.name)
+                f.refusal = _unexpected(f)
+                one = []
+            found.append(one)
+    for f, more in zip(files, found, strict=True):
+        if f.refusal is None:
+            f.findings = more if first else _in_order(f.findings + more, order)
+
+
+def _unexpected(f: _File) -> _Refusal:
+    return _Refusal(
+        f"文件“{clip(f.name)}”处理时发生意外错误，无法处理，请检查文件后重新报送"
+        "（已记录，管理员可查看日志）",
+        "unexpected",
+    )
+
+
+def _safely(f: _File, step: str, fn, *args) -> bool:
+    """fn(*args) for one file; an unforeseen failure refuses that file only (False)."""
+    try:
+        fn(*args)
+        return True
+    except Exception:
+        log.exception("%s of %s failed; the file is refused", step, f.name)
+        f.refusal = _unexpected(f)
+        f.receipt = None
+        return False
+
+
 def _decide(f: _File, state: dict, later: tuple) -> None:
     """Refusal or quarantine of one file, then its accepted rows become the current values.
 
@@ -388,18 +488,21 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
         if x.rule.scope == "row" and x.rule.severity == "critical"
         for rid in x.rids
     }
-    f.quarantined = critical
+    outcome, changes = {}, []
     for rec in records:
         if rec["_rid"] in critical:
             continue
         obs = _observation(rec, f.base, [])
         key = (plan, obs["target_code"])
-        slot = state.setdefault(key, {})
-        kind, revision_no, supersedes = compare(obs, slot.get(obs["period"]))
-        f.outcome[rec["_rid"]] = (kind, obs)
+        kind, revision_no, supersedes = compare(obs, state.get(key, {}).get(obs["period"]))
+        outcome[rec["_rid"]] = (kind, obs)
         if kind != "unchanged":
             obs.update(revision_no=revision_no, supersedes=supersedes)
-            slot[obs["period"]] = SimpleNamespace(**obs)
+            changes.append((key, obs))
+    # Only a file decided to the end changes what the next files compare with.
+    f.quarantined, f.outcome = critical, outcome
+    for key, obs in changes:
+        state.setdefault(key, {})[obs["period"]] = SimpleNamespace(**obs)
 
 
 def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, superseded):
@@ -413,7 +516,11 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
     quarantined = {e["_rid"] for e in critical}
     # A warning flags an accepted row; a quarantined row's reasons are its rejections.
     warnings = [e for e in entries if e["severity"] == "warning" and e["_rid"] not in quarantined]
-    entries = critical + warnings
+    # Rows are listed one by one up to a cap; the rest are counted (a file of thousands of bad
+    # rows must not make a receipt of megabytes).
+    shown, rest = listed(critical, cfg.max_listed_rows)
+    shown_warnings, rest_warnings = listed(warnings, cfg.max_listed_rows)
+    entries = shown + shown_warnings
     flags: dict[int, list[str]] = {}
     for e in warnings:
         flags.setdefault(e["_rid"], []).append(e["rule"])
@@ -438,20 +545,25 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
         for sheet, row, cells in f.prep.raw
     )
     rejections.extend(_rejection(e, base) for e in entries)
+    rejections.extend(_unlisted(rest, rest_warnings, base, f.catalogue, cfg.max_listed_rows))
     f.receipt = {
         "file": name,
         "submission_id": sha,
         "department": dept,
         "status": status,
         "accepted": len(accepted),
-        "rejected": [public(e) for e in critical],
-        "warnings": [public(e) for e in warnings],
+        "rejected": [public(e) for e in shown],
+        "warnings": [public(e) for e in shown_warnings],
         "revisions": revisions,
         "unchanged": unchanged,
         "reason": None,
         "refusal": None,
         "received_at": base["received_at"].isoformat(sep=" "),
         "plan": base["plan_code"],
+        "rejected_rows": len(quarantined),
+        "rejected_unlisted": len({(e["sheet"], e["row"]) for e in rest}),
+        "warnings_unlisted": len({(e["sheet"], e["row"]) for e in rest_warnings}),
+        "blank_rows": f.prep.blank_rows,
     }
     f.submission = {
         **base,
@@ -469,6 +581,47 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
         "receipt": json.dumps(f.receipt, ensure_ascii=False, default=str),
     }
     submissions.append(f.submission)
+
+
+def _unlisted(rest: list, rest_warnings: list, base: dict, catalogue, cap: int) -> list[dict]:
+    """staged.rejections rows standing for the rows not listed: a count per target and period.
+
+    They keep what progress reads (a period whose only rows were quarantined is 数据异常), for
+    every target of the plan; rows whose code is not the plan's are counted in one line.
+    """
+    known = {t.code for t in catalogue.targets}
+    groups: dict[tuple, set] = {}
+    for e in rest:
+        code = e["_target_code"] if e["_target_code"] in known else None
+        key = ("critical", code, e["_period"] if code else None)
+        groups.setdefault(key, set()).add((e["sheet"], e["row"]))
+    if rest_warnings:
+        groups[("warning", None, None)] = {(e["sheet"], e["row"]) for e in rest_warnings}
+    out = []
+    for (severity, code, period), rows in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        what = "被退回" if severity == "critical" else "有提示"
+        of = f"指标“{code}”报告期{period}" if code else ""
+        out.append(
+            {
+                "submission_id": base["submission_id"],
+                "plan_code": base["plan_code"],
+                "file_name": base["file_name"],
+                "sheet": None,
+                "row_number": None,
+                "column_name": None,
+                "value_raw": None,
+                "reason_zh": (
+                    f"文件“{clip(base['file_name'])}”另有{of}{len(rows)}行{what}，"
+                    f"未逐行列出（每个文件逐行列出前{cap}行）"
+                ),
+                "expectation": "rows_not_listed",
+                "severity": severity,
+                "target_code": code,
+                "period": period,
+                "department_code": None,
+            }
+        )
+    return out
 
 
 def _params(catalogue, as_of: date) -> dict:
@@ -598,7 +751,7 @@ def _refused_records(cfg: Settings, f: _File, submissions: list, rejections: lis
     """The receipt and records of a file refused whole (set aside with its reason after loading)."""
     sha, name, base, r = f.id, f.name, f.base, f.refusal
     log.warning("refused %s: %s", name, r.reason)
-    dest = cfg.rejected_dir / f"{sha[:12]}-{name}"
+    dest = _aside_path(cfg, sha, name)
     f.receipt = {
         "file": name,
         "submission_id": sha,
@@ -613,6 +766,10 @@ def _refused_records(cfg: Settings, f: _File, submissions: list, rejections: lis
         "refusal": r.code,
         "received_at": base["received_at"].isoformat(sep=" "),
         "plan": base["plan_code"],
+        "rejected_rows": 0,
+        "rejected_unlisted": 0,
+        "warnings_unlisted": 0,
+        "blank_rows": 0,
     }
     f.submission = {
         **base,
@@ -656,35 +813,53 @@ def _as_existing(f: _File) -> dict:
     return {k: sub[k] for k in (*keys, "archive_path", "reason_zh")}
 
 
+def _aside_path(cfg: Settings, submission_id: str, name: str) -> Path:
+    """rejected/<id[:12]>-<name>: the name cut to a bounded length (any name fits a file system)."""
+    return cfg.rejected_dir / f"{submission_id[:12]}-{stored_name(name)}"
+
+
 def _tidy(cfg: Settings, chunk: list[_File]) -> None:
-    """After the chunk is stored: refused files set aside, loaded ones leave the inbox."""
+    """After the chunk is stored: refused files set aside, loaded ones leave the inbox.
+
+    What is stored is stored: a file that cannot be moved (gone, permissions) is logged and left,
+    and the next run finds it a duplicate and tries again. Nothing here fails a night.
+    """
     for f in chunk:
-        if f.existing is not None or f.first is not None:
-            existing = f.existing or _as_existing(f.first)
-            log.info("duplicate %s of %s", f.name, existing["file_name"])
-            if f.from_inbox and f.path.exists():
-                _tidy_duplicate(cfg, f, existing)
-        elif f.refusal is not None:
-            cfg.rejected_dir.mkdir(parents=True, exist_ok=True)
-            dest = cfg.rejected_dir / f"{f.id[:12]}-{f.name}"
-            if f.from_inbox:
-                shutil.move(str(f.path), dest)  # refused files leave the inbox for rejected/
-            else:
-                shutil.copyfile(f.path, dest)
-            note = dest.with_name(dest.name + ".reason.txt")
-            note.write_text(f.refusal.reason + "\n", encoding="utf-8")
-        elif f.from_inbox:
-            f.path.unlink(missing_ok=True)
+        try:
+            _tidy_file(cfg, f)
+        except OSError:
+            log.exception("could not move %s out of the inbox; it is tried again next run", f.name)
+        failpoint("moving")  # some files moved out, others not yet
+
+
+def _tidy_file(cfg: Settings, f: _File) -> None:
+    if f.existing is not None or f.first is not None:
+        existing = f.existing or _as_existing(f.first)
+        log.info("duplicate %s of %s", f.name, existing["file_name"])
+        if f.from_inbox and f.path.exists():
+            _tidy_duplicate(cfg, f, existing)
+    elif f.refusal is not None:
+        _set_aside(cfg, f.path, _aside_path(cfg, f.id, f.name), f.refusal.reason, f.from_inbox)
+    elif f.from_inbox:
+        f.path.unlink(missing_ok=True)
+
+
+def _set_aside(cfg: Settings, path: Path, dest: Path, reason: str, move: bool) -> None:
+    """A refused file into rejected/ with its reason beside it (moved out of the inbox, or copied)."""
+    cfg.rejected_dir.mkdir(parents=True, exist_ok=True)
+    if move:
+        shutil.move(str(path), dest)
+    else:
+        shutil.copyfile(path, dest)
+    note = dest.with_name(dest.name + ".reason.txt")
+    if move or not note.exists():
+        note.write_text(reason + "\n", encoding="utf-8")
 
 
 def _tidy_duplicate(cfg: Settings, f: _File, existing: dict) -> None:
     if existing["status"] == "rejected":
-        cfg.rejected_dir.mkdir(parents=True, exist_ok=True)
-        dest = cfg.rejected_dir / f"{existing['submission_id'][:12]}-{f.name}"
-        shutil.move(str(f.path), dest)
-        note = dest.with_name(dest.name + ".reason.txt")
-        if not note.exists():
-            note.write_text((existing["reason_zh"] or "") + "\n", encoding="utf-8")
+        dest = _aside_path(cfg, existing["submission_id"], f.name)
+        _set_aside(cfg, f.path, dest, existing["reason_zh"] or "", move=True)
     else:
         _archive(cfg, f.path, f.sha)  # in case the archive copy was lost
         f.path.unlink()
@@ -704,7 +879,8 @@ def _duplicate_receipt(f: _File, existing: dict) -> dict:
         "revisions": 0,
         "unchanged": 0,
         "reason": (
-            f"文件“{f.name}”与{first:%Y-%m-%d %H:%M}收到的“{existing['file_name']}”内容完全相同，"
+            f"文件“{clip(f.name)}”与{first:%Y-%m-%d %H:%M}收到的“{clip(existing['file_name'])}”"
+            "内容完全相同，"
             "未重复入库"
         ),
         "refusal": None,

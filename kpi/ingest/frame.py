@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-import pandas as pd
-
 from kpi.contract import COLUMNS, KIND_FIELDS, STATUS_VOCAB
 from kpi.ingest.read import Sheet
 from transforms.numbers import NumberError, is_blank, parse_number
@@ -150,14 +148,35 @@ def _blank(cell: object) -> bool:
 _blank_text = lru_cache(maxsize=_CACHE)(is_blank)
 
 
+# What a department enters; the template pre-fills the rest (unit, department, period, code,
+# name). A note alone is not a figure (and a footer often sits in the note column).
+ENTERED_FIELDS = (*NUMERIC_FIELDS, "status", "completion_date")
+
+
 def _is_data_row(cells: list[object], columns: dict[str, tuple[int, str]]) -> bool:
-    """A row that carries a code, a period, a number or a status; footers and blanks do not."""
-    for f in ("code", "period", "status", *NUMERIC_FIELDS):
-        if f in columns:
-            j = columns[f][0]
-            if j < len(cells) and not _blank(cells[j]):
-                return True
-    return False
+    """A row in which something was entered; footers, blanks and unfilled template rows are not.
+
+    A template row the department left blank (code, name and unit pre-filled, nothing entered)
+    is not a submission of that target: it is ignored, not rejected.
+    """
+    return any(_filled(cells, columns, f) for f in ENTERED_FIELDS)
+
+
+def _filled(cells: list[object], columns: dict[str, tuple[int, str]], f: str) -> bool:
+    if f not in columns:
+        return False
+    j = columns[f][0]
+    return j < len(cells) and not _blank(cells[j])
+
+
+def blank_template_rows(table: Table) -> int:
+    """Rows with a code or period but nothing entered: template rows left blank (for the receipt)."""
+    return sum(
+        1
+        for _, row in table.rows
+        if not _is_data_row(row, table.columns)
+        and (_filled(row, table.columns, "code") or _filled(row, table.columns, "period"))
+    )
 
 
 def build_frame(
@@ -166,12 +185,14 @@ def build_frame(
     *,
     as_of: date,
     previous: dict[str, list[tuple[int, str, float]]] | None = None,
-) -> pd.DataFrame:
+):
     """One row per data row of the file, with raw, parsed and derived columns for validation.
 
     `previous` maps a target code to its current stored (period_index, period, value) triples,
     for the year-to-date check against earlier periods.
     """
+    import pandas as pd  # the parsing workers never build a frame: they import no pandas
+
     records, columns = frame_records(tables, catalogue, as_of=as_of)
     add_previous(records, previous or {})
     if not records:
@@ -323,7 +344,9 @@ def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) ->
     done = parse_date(done_cell) if rec["completion_date_present"] else None
     rec["completion_date"] = done.isoformat() if done else None
     rec["completion_date_valid"] = (done is not None) if rec["completion_date_present"] else None
-    rec["done_date_given"] = (done is not None) if rec["milestone_status"] == "done" else None
+    # Given at all: a date that does not parse is completion_date_valid's to report.
+    given = rec["completion_date_present"]
+    rec["done_date_given"] = given if rec["milestone_status"] == "done" else None
     rec["note"] = rec["note_raw"] or None
 
     if kind is None:

@@ -1,35 +1,50 @@
-"""Files read and parsed ahead of validation: in this process, or in worker processes.
+"""Files read and parsed ahead of validation, each in a worker process that can be stopped.
 
-Everything here depends only on a file and its plan's catalogue, never on the warehouse, so
-a large run parses files in parallel while the main process validates and loads the chunk
-before. The results are plain picklable values.
+Everything here depends only on a file and its plan's catalogue, never on the warehouse. Every
+file is parsed in a worker process (`python -m kpi.ingest.worker`), one file at a time, under a
+time budget and a memory ceiling. A file that runs over either, or brings its worker down, is
+refused with a Chinese reason and the worker is replaced: no file can stop a night. Workers run
+ahead of the consumer by a bounded number of rows (memory), and the results come back in order.
+Idle workers are kept for the next run of this process (starting one costs about a second).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
-import itertools
 import json
+import logging
 import os
 import pickle
-import queue
+import selectors
+import stat
 import struct
 import subprocess
 import sys
+import threading
+import time
 import traceback
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from kpi.ingest.frame import cell_text, find_table, frame_records
-from kpi.ingest.read import FileRefused, read_sheets
+from kpi.ingest.failpoints import failpoint, worker_failpoint
+from kpi.ingest.frame import blank_template_rows, cell_text, find_table, frame_records
+from kpi.ingest.read import Caps, FileRefused, read_sheets
+from kpi.ingest.text import clip, display_name, name_key
 
-BATCH_FILES = 64  # files of one plan per task sent to a worker (the catalogue travels once)
-POOL_MIN_FILES = 400  # fewer files are parsed in-process: starting workers costs ~1 s
+log = logging.getLogger("kpi.ingest")
+POOL_MIN_FILES = 400  # fewer files are parsed by one worker: more cost ~1 s each to start
+MAX_POOL_WORKERS = 4
+STARTUP_SECONDS = 120.0  # a worker that cannot even start is a broken installation, not a file
+POLL_SECONDS = 0.05  # how often a busy worker's clock and memory are looked at
+IDLE_KEPT = 1  # workers kept for this process's next run
+RECYCLE_MB = 200  # a worker that grew beyond this after a file is not kept
+CATALOGUES_PER_WORKER = 256  # catalogues a worker keeps (a province has 150 plans)
 _COL_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass
@@ -45,6 +60,13 @@ class Prepared:
     columns: list[str] = field(default_factory=list)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet -> field -> header
     raw: list[tuple[str, int, str]] = field(default_factory=list)  # (sheet, row, cells as JSON)
+    blank_rows: int = 0  # template rows left blank (ignored)
+    error: str | None = None  # the traceback of an unforeseen failure, for the log
+
+    @property
+    def weight(self) -> int:
+        """What holding this result costs, in rows (a file counts as one row at least)."""
+        return len(self.records or ()) + 1
 
 
 @dataclass(frozen=True)
@@ -53,39 +75,127 @@ class Limits:
 
     max_file_bytes: int
     max_uncompressed: int
+    max_rows: int = 5_000
+    max_columns: int = 100
+    max_cells: int = 200_000
+    seconds: float = 30.0  # to read and parse one file
+    memory_mb: int = 256  # resident memory of the worker parsing it
+
+    @property
+    def caps(self) -> Caps:
+        """What read_sheets may read of one file."""
+        return Caps(self.max_rows, self.max_columns, self.max_cells, self.max_uncompressed)
+
+
+def limits_of(cfg) -> Limits:
+    """The Limits of a Settings."""
+    return Limits(
+        cfg.max_file_bytes,
+        cfg.max_xlsx_uncompressed_bytes,
+        cfg.max_rows,
+        cfg.max_columns,
+        cfg.max_cells,
+        float(cfg.parse_seconds),
+        cfg.parse_memory_mb,
+    )
+
+
+def _q(name: str) -> str:
+    return f"文件“{clip(name)}”"
 
 
 def prepare_file(path: Path, catalogue, as_of: date, limits: Limits) -> Prepared:
-    """Read, hash and parse one file; a file that cannot be read as a table is refused."""
-    name = path.name  # the name on disk; nothing inside the file ever becomes a path
-    st = path.stat()
-    if st.st_size > limits.max_file_bytes:
-        reason = (
-            f"文件“{name}”大小{st.st_size / 1e6:.1f}MB，超过上限{limits.max_file_bytes / 1e6:.0f}MB"
-        )
-        return Prepared(name, st.st_size, st.st_mtime, sha_of_file(path), (reason, "too_large"))
-    data = path.read_bytes()
-    out = Prepared(name, st.st_size, st.st_mtime, hashlib.sha256(data).hexdigest())
+    """Read, hash and parse one file; never raises: what cannot be read is refused."""
+    name = display_name(path.name)  # the name on disk; nothing inside a file becomes a path
     try:
-        sheets = read_sheets(data, name, max_uncompressed=limits.max_uncompressed)
-    except FileRefused as exc:
-        out.refusal = (f"文件“{name}”{exc}", exc.code)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return Prepared(
+            name,
+            0,
+            0.0,
+            name_key(path.name),
+            (f"{_q(name)}在处理前已被移走或改名（可能正在同步），未处理", "vanished"),
+        )
+    if not stat.S_ISREG(st.st_mode):
+        reason = f"{_q(name)}不是普通文件（可能是快捷方式、链接或设备），不予读取"
+        return Prepared(name, 0, st.st_mtime, name_key(path.name), (reason, "not_regular"))
+    size, sha, data = identity(path, limits.max_file_bytes)
+    out = Prepared(name, size, st.st_mtime, sha)
+    if data is None:
+        if size < 0:
+            out.refusal = (f"{_q(name)}无法打开（权限不足或正被其他程序占用）", "unreadable")
+        else:
+            out.refusal = (
+                f"{_q(name)}大小{size / 1e6:.1f}MB，超过上限{limits.max_file_bytes / 1e6:.0f}MB",
+                "too_large",
+            )
         return out
+    try:
+        worker_failpoint(path.name)
+        _parse(out, data, catalogue, as_of, limits)
+    except FileRefused as exc:
+        out.refusal = (f"{_q(name)}{exc}", exc.code)
+    except MemoryError:
+        out.records, out.raw = None, []
+        out.refusal = memory_refusal(name, limits)
+    except Exception:  # a bug or a case nobody foresaw: the file is refused, the night goes on
+        out.records, out.raw = None, []
+        out.error = traceback.format_exc()
+        out.refusal = (
+            f"{_q(name)}读取时发生意外错误，无法处理，请检查文件后重新报送（已记录，管理员可查看日志）",
+            "unexpected",
+        )
+    return out
+
+
+def _parse(out: Prepared, data: bytes, catalogue, as_of: date, limits: Limits) -> None:
+    name = out.name
+    sheets = read_sheets(data, name, limits.caps)
+    del data
     tables = [t for t in (find_table(s) for s in sheets) if t is not None]
     if not tables:
         if all(not any(c is not None for r in s.rows for c in r) for s in sheets):
-            out.refusal = (f"文件“{name}”中没有任何内容（空表）", "empty")
+            out.refusal = (f"{_q(name)}中没有任何内容（空表）", "empty")
         else:
             out.refusal = (
-                f"文件“{name}”中未找到表头（应有一行包含“填报单位”“报告期”“指标代码”“计量单位”等列），"
+                f"{_q(name)}中未找到表头（应有一行包含“填报单位”“报告期”“指标代码”“计量单位”等列），"
                 "请使用下发的报送模板",
                 "no_header",
             )
-        return out
+        return
     out.records, out.columns = frame_records(tables, catalogue, as_of=as_of)
     out.headers = {t.sheet: {f: h for f, (_, h) in t.columns.items()} for t in tables}
     out.raw = raw_rows(tables, out.records)
-    return out
+    out.blank_rows = sum(blank_template_rows(t) for t in tables)
+
+
+def identity(path: Path, max_bytes: int) -> tuple[int, str, bytes | None]:
+    """(size, sha256, bytes) of a file read up to the cap; bytes None when over it (size -1: unreadable).
+
+    Over the cap, the hash is of the first `max_bytes` and the size: an identity, read in bounded
+    time whatever the file's size.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+            if len(data) <= max_bytes:
+                return len(data), hashlib.sha256(data).hexdigest(), data
+            size = os.fstat(fh.fileno()).st_size
+    except OSError:
+        return -1, name_key(str(path)), None
+    h = hashlib.sha256(data[:max_bytes])
+    h.update(f":{size}".encode())
+    return size, h.hexdigest(), None
+
+
+def memory_refusal(name: str, limits: Limits) -> tuple[str, str]:
+    """The refusal of a file whose parse outgrew the memory ceiling."""
+    return (
+        f"{_q(name)}读取时占用内存超过上限（{limits.memory_mb}MB），已停止读取"
+        "（文件过大或结构异常），请检查后重新报送",
+        "memory",
+    )
 
 
 def raw_rows(tables, records: list[dict]) -> list[tuple[str, int, str]]:
@@ -134,10 +244,11 @@ def sha_of_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def prepare_batch(task: tuple) -> list[Prepared]:
-    """prepare_file over a batch of one plan's files (the unit of work of a worker)."""
-    catalogue, paths, as_of, limits = task
-    return [prepare_file(Path(p), catalogue, as_of, limits) for p in paths]
+def auto_workers(n_files: int) -> int:
+    """Worker processes for a run of n files: one for a night, the CPUs for a backfill."""
+    if n_files < POOL_MIN_FILES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_POOL_WORKERS))
 
 
 def prepared(
@@ -145,78 +256,318 @@ def prepared(
     as_of: date,
     limits: Limits,
     workers: int,
-    ahead: int = 2000,
+    ahead_rows: int = 20_000,
+    ahead_files: int = 4_000,
 ) -> Iterator[Prepared]:
-    """prepare_file for (catalogue, path) jobs, in order; by `workers` processes when > 1.
+    """prepare_file for (catalogue, path) jobs, in order, by `workers` processes.
 
-    Workers start at once and run at most about `ahead` files ahead of the consumer, so that
-    memory stays bounded; close() the iterator to stop them.
+    Results are held ahead of the consumer up to about `ahead_rows` rows (or `ahead_files`
+    files); close() the iterator to stop the workers.
     """
-    tasks = ((batch[0][0], [str(p) for _, p in batch], as_of, limits) for batch in _batches(jobs))
-    if workers <= 1:
-        return (p for task in tasks for p in prepare_batch(task))
-    return _Pool(tasks, workers, max(2 * workers, -(-ahead // BATCH_FILES)))
+    return _Pool(iter(jobs), as_of, limits, max(1, workers), ahead_rows, ahead_files)
+
+
+# --- the workers --------------------------------------------------------------------------------
+
+
+class _Worker:
+    """One parsing process, fed one file at a time over a pipe."""
+
+    def __init__(self, memory_mb: int):
+        env = {**os.environ, "KPI_PARSE_BACKSTOP_MB": str(max(1024, 4 * memory_mb))}
+        self.memory_mb = memory_mb
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kpi.ingest.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self.fd = self.proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.buf = bytearray()
+        self.catalogues: dict[int, object] = {}  # id -> catalogue (kept alive: ids stay unique)
+        self.ready = False
+        self.started = time.monotonic()
+        self.task: tuple[int, object, Path, float] | None = None  # index, catalogue, path, since
+
+    def send(self, message: object) -> None:
+        _send(self.proc.stdin, message)
+
+    def give(self, index: int, catalogue, path: Path, as_of: date, limits: Limits) -> None:
+        """Start parsing one file (the catalogue travels once per worker)."""
+        key = id(catalogue)
+        if key not in self.catalogues:
+            if len(self.catalogues) >= CATALOGUES_PER_WORKER:
+                self.send(("reset",))
+                self.catalogues.clear()
+            self.send(("catalogue", key, catalogue))
+            self.catalogues[key] = catalogue
+        self.task = (index, catalogue, path, time.monotonic())
+        self.send(("file", key, str(path), as_of, limits))
+
+    def messages(self) -> list:
+        """The complete messages that have arrived; EOFError when the worker is gone."""
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                break
+            if not chunk:
+                raise EOFError("a parsing worker ended")
+            self.buf += chunk
+        out = []
+        while len(self.buf) >= 8:
+            n = struct.unpack_from("<Q", self.buf)[0]
+            if len(self.buf) < 8 + n:
+                break
+            out.append(pickle.loads(self.buf[8 : 8 + n]))
+            del self.buf[: 8 + n]
+        return out
+
+    def rss_mb(self) -> float:
+        try:
+            with open(f"/proc/{self.proc.pid}/statm", "rb") as fh:
+                return int(fh.read().split()[1]) * _PAGE / 2**20
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self._close_pipes()
+
+    def stop(self) -> None:
+        """End the worker: end of input, then a kill if it does not go."""
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+_IDLE: list[_Worker] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def _take_worker(memory_mb: int) -> _Worker:
+    with _IDLE_LOCK:
+        for w in _IDLE:
+            if w.memory_mb == memory_mb and w.proc.poll() is None:
+                _IDLE.remove(w)
+                return w
+    return _Worker(memory_mb)
+
+
+def _give_back(w: _Worker) -> None:
+    healthy = w.ready and w.task is None and w.proc.poll() is None and not w.buf
+    if healthy and w.rss_mb() < RECYCLE_MB:
+        with _IDLE_LOCK:
+            if len(_IDLE) < IDLE_KEPT:
+                _IDLE.append(w)
+                return
+    w.stop()
+
+
+@atexit.register
+def _stop_idle() -> None:
+    with _IDLE_LOCK:
+        idle, _IDLE[:] = list(_IDLE), []
+    for w in idle:
+        w.stop()
 
 
 class _Pool:
-    """Worker processes fed over pipes, their results consumed in order.
+    """Workers fed by one thread; results handed to the consumer in the order of the jobs."""
 
-    Workers are started as `python -m kpi.ingest.worker`: a fork would copy DuckDB's and GX's
-    threads, and multiprocessing's spawn would re-run the caller's main script in each worker.
-    """
+    def __init__(self, jobs: Iterator, as_of, limits: Limits, workers: int, rows: int, files: int):
+        self.jobs = enumerate(jobs)
+        self.as_of, self.limits = as_of, limits
+        self.ahead_rows, self.ahead_files = rows, files
+        self.cond = threading.Condition()
+        self.results: dict[int, Prepared] = {}
+        self.next = 0  # the index the consumer takes next
+        self.dispatched = 0
+        self.held = 0  # weight of the results waiting for the consumer
+        self.finished = False
+        self.closing = False
+        self.error: BaseException | None = None
+        self.workers = [_take_worker(limits.memory_mb) for _ in range(workers)]
+        self.thread = threading.Thread(target=self._feed, name="kpi-ingest-parse", daemon=True)
+        self.thread.start()
 
-    def __init__(self, tasks: Iterator[tuple], workers: int, window: int):
-        self.tasks = tasks
-        self.procs = [_start() for _ in range(workers)]
-        self.idle: queue.Queue = queue.Queue()
-        for proc in self.procs:
-            self.idle.put(proc)
-        self.threads = ThreadPoolExecutor(workers)
-        self.window = deque(
-            self.threads.submit(self._run, t) for t in itertools.islice(tasks, window)
-        )
-        self.ready: deque[Prepared] = deque()
-
-    def _run(self, task: tuple) -> list[Prepared]:
-        proc = self.idle.get()
-        try:
-            _send(proc.stdin, task)
-            status, value = _receive(proc.stdout)
-        finally:
-            self.idle.put(proc)
-        if status != "ok":
-            raise RuntimeError(f"a parsing worker failed:\n{value}")
-        return value
-
+    # consumer side
     def __iter__(self) -> _Pool:
         return self
 
     def __next__(self) -> Prepared:
-        while not self.ready:
-            if not self.window:
-                self.close()
-                raise StopIteration
-            self.ready.extend(self.window.popleft().result())
-            for task in itertools.islice(self.tasks, 1):
-                self.window.append(self.threads.submit(self._run, task))
-        return self.ready.popleft()
+        with self.cond:
+            while self.next not in self.results:
+                if self.error is not None:
+                    raise RuntimeError("parsing files failed") from self.error
+                if self.finished:
+                    raise StopIteration
+                self.cond.wait(0.5)
+            p = self.results.pop(self.next)
+            self.next += 1
+            self.held -= p.weight
+            self.cond.notify_all()
+            return p
 
     def close(self) -> None:
-        """Stop the workers (idempotent)."""
-        if self.threads is None:
+        """Stop feeding, and keep or stop the workers (idempotent)."""
+        with self.cond:
+            if self.closing:
+                return
+            self.closing = True
+            self.cond.notify_all()
+        self.thread.join()
+        for w in self.workers:
+            if w.task is not None:
+                w.kill()
+            else:
+                _give_back(w)
+        self.workers = []
+
+    # feeding thread
+    def _may_dispatch(self) -> bool:
+        if self.dispatched == self.next:
+            return True  # the consumer waits for this one
+        return self.held < self.ahead_rows and self.dispatched - self.next < self.ahead_files
+
+    def _feed(self) -> None:
+        sel = selectors.DefaultSelector()
+        try:
+            for w in self.workers:
+                sel.register(w.fd, selectors.EVENT_READ, w)
+            exhausted = False
+            while True:
+                with self.cond:
+                    if self.closing:
+                        return
+                    todo = []
+                    for w in self.workers:
+                        if exhausted or not w.ready or w.task is not None:
+                            continue
+                        if not self._may_dispatch():
+                            break
+                        item = next(self.jobs, None)
+                        if item is None:
+                            exhausted = True
+                            break
+                        self.dispatched += 1
+                        todo.append((w, item))
+                        w.task = (item[0], item[1][0], Path(item[1][1]), time.monotonic())
+                for w, (index, (catalogue, path)) in todo:
+                    try:
+                        w.give(index, catalogue, Path(path), self.as_of, self.limits)
+                    except (BrokenPipeError, OSError):
+                        self._replace(sel, w, "crash")
+                    else:
+                        failpoint("parse")  # a worker is reading a file
+                busy = [w for w in self.workers if w.task is not None or not w.ready]
+                if exhausted and not any(w.task is not None for w in self.workers):
+                    with self.cond:
+                        self.finished = True
+                        self.cond.notify_all()
+                    return
+                if not busy:
+                    with self.cond:
+                        self.cond.wait(0.1)  # the consumer is behind: wait for it
+                    continue
+                for key, _ in sel.select(POLL_SECONDS):
+                    self._read(sel, key.data)
+                self._watch(sel)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            with self.cond:
+                self.error = exc
+                self.cond.notify_all()
+        finally:
+            sel.close()
+
+    def _read(self, sel, w: _Worker) -> None:
+        try:
+            messages = w.messages()
+        except EOFError:
+            if not w.ready:
+                raise RuntimeError("a parsing worker could not start") from None
+            self._replace(sel, w, "crash")
             return
-        self.threads.shutdown(wait=True, cancel_futures=True)
-        self.threads = None
-        for proc in self.procs:
-            proc.stdin.close()  # end of input: the worker exits
-        for proc in self.procs:
-            proc.wait(timeout=60)
+        for kind, value in messages:
+            if kind == "ready":
+                w.ready = True
+            elif kind == "done":
+                w.task, index = None, w.task[0]
+                if value.error:
+                    log.error("unexpected failure reading %s:\n%s", value.name, value.error)
+                self._deliver(index, value)
+
+    def _watch(self, sel) -> None:
+        now = time.monotonic()
+        for w in list(self.workers):
+            if not w.ready:
+                if now - w.started > STARTUP_SECONDS:
+                    raise RuntimeError("a parsing worker did not start in time")
+                continue
+            if w.task is None:
+                continue
+            if now - w.task[3] > self.limits.seconds:
+                self._replace(sel, w, "timeout")
+            elif w.rss_mb() > self.limits.memory_mb:
+                self._replace(sel, w, "memory")
+
+    def _replace(self, sel, w: _Worker, why: str) -> None:
+        """Stop a worker whose file broke a limit (or the worker), refuse that file, start anew."""
+        sel.unregister(w.fd)
+        task = w.task
+        w.task = None
+        w.kill()
+        fresh = _Worker(self.limits.memory_mb)
+        self.workers[self.workers.index(w)] = fresh
+        sel.register(fresh.fd, selectors.EVENT_READ, fresh)
+        if task is not None:
+            index, _, path, _ = task
+            log.warning("parsing %s stopped: %s", path.name, why)
+            self._deliver(index, refused_here(path, self.limits, why))
+
+    def _deliver(self, index: int, p: Prepared) -> None:
+        with self.cond:
+            self.results[index] = p
+            self.held += p.weight
+            self.cond.notify_all()
 
 
-def _start() -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "kpi.ingest.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
+def refused_here(path: Path, limits: Limits, why: str) -> Prepared:
+    """The refusal of a file whose worker was stopped (time, memory) or died while reading it."""
+    name = display_name(path.name)
+    try:
+        mtime = os.lstat(path).st_mtime
+        size, sha, _ = identity(path, limits.max_file_bytes)
+    except OSError:
+        mtime, size, sha = 0.0, 0, name_key(path.name)
+    if why == "timeout":
+        reason = (
+            f"{_q(name)}读取超过{limits.seconds:g}秒仍未完成，已停止读取"
+            "（文件过大或结构异常），请检查后重新报送",
+            "timeout",
+        )
+    elif why == "memory":
+        reason = memory_refusal(name, limits)
+    else:
+        reason = (
+            f"{_q(name)}读取时处理程序意外中止，无法读取，请检查文件后重新报送",
+            "crash",
+        )
+    return Prepared(name, max(size, 0), mtime, sha, reason)
+
+
+# --- the worker's side ----------------------------------------------------------------------------
 
 
 def _send(stream, value: object) -> None:
@@ -229,37 +580,50 @@ def _send(stream, value: object) -> None:
 def _receive(stream) -> object:
     head = stream.read(8)
     if len(head) < 8:
-        raise EOFError("a parsing worker ended early")
+        raise EOFError("end of input")
     return pickle.loads(stream.read(struct.unpack("<Q", head)[0]))
 
 
+def _backstop() -> None:
+    """A hard ceiling on the worker's address space, behind the parent's memory watch."""
+    import resource
+
+    extra = int(os.environ.get("KPI_PARSE_BACKSTOP_MB", "0")) * 2**20
+    if not extra:
+        return
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            vm = int(fh.read().split()[0]) * _PAGE
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = vm + extra
+        resource.setrlimit(resource.RLIMIT_AS, (soft if hard < 0 else min(soft, hard), hard))
+    except (OSError, ValueError):
+        pass
+
+
 def serve() -> None:
-    """A worker: prepare_batch for each task read from stdin, results to stdout, until EOF."""
+    """A worker: parse each file it is sent, results to stdout, until its input ends."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # anything printed must not corrupt the result stream
+    _backstop()
+    catalogues: dict[int, object] = {}
+    _send(stdout, ("ready", os.getpid()))
     while True:
         try:
-            task = _receive(stdin)
+            message = _receive(stdin)
         except EOFError:
             return
-        try:
-            _send(stdout, ("ok", prepare_batch(task)))
-        except Exception:  # reported to the parent, which raises it there
-            _send(stdout, ("error", traceback.format_exc()))
-
-
-def _batches(jobs: Iterable[tuple[object, Path]]) -> Iterator[list[tuple[object, Path]]]:
-    """Runs of consecutive jobs of one catalogue, at most BATCH_FILES long."""
-    batch: list[tuple[object, Path]] = []
-    for job in jobs:
-        if batch and (job[0] is not batch[0][0] or len(batch) == BATCH_FILES):
-            yield batch
-            batch = []
-        batch.append(job)
-    if batch:
-        yield batch
-
-
-def auto_workers(n_files: int) -> int:
-    """Worker processes for a run of n files: none for a night, the CPUs for a backfill."""
-    return min(os.cpu_count() or 1, 4) if n_files >= POOL_MIN_FILES else 1
+        kind = message[0]
+        if kind == "catalogue":
+            catalogues[message[1]] = message[2]
+        elif kind == "reset":
+            catalogues.clear()
+        elif kind == "file":
+            _, key, path, as_of, limits = message
+            out = prepare_file(Path(path), catalogues[key], as_of, limits)
+            try:
+                _send(stdout, ("done", out))
+            except (pickle.PicklingError, TypeError, ValueError, MemoryError):
+                out = Prepared(out.name, out.size, out.mtime, out.sha, error=traceback.format_exc())
+                out.refusal = (f"{_q(out.name)}读取时发生意外错误，无法处理", "unexpected")
+                _send(stdout, ("done", out))

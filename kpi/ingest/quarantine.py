@@ -8,9 +8,11 @@ import string
 import pandas as pd
 
 from kpi.contract import COLUMNS
+from kpi.ingest.text import clip
 from kpi.ingest.validate import Finding
 
 HEADER_ZH = {c.field: c.header_zh for c in COLUMNS}
+VALUE_CHARS = 200  # a value as written, kept in a receipt and staged.rejections (raw rows keep all)
 
 
 class _Blank(dict):
@@ -40,7 +42,11 @@ def _render(template: str, context: dict) -> str:
 
 def location(file_name: str, sheet: str, row: int, single_csv: bool) -> str:
     """文件“x”工作表“y”第N行 — the place of a cell as the department sees it."""
-    where = f"文件“{file_name}”" if single_csv else f"文件“{file_name}”工作表“{sheet}”"
+    where = (
+        f"文件“{clip(file_name)}”"
+        if single_csv
+        else f"文件“{clip(file_name)}”工作表“{clip(sheet)}”"
+    )
     return f"{where}第{row}行"
 
 
@@ -71,11 +77,12 @@ def row_entries(
             field = f.rule.column or "code"
             if field == "@kind_field":
                 field = row.get("kind_field") or "value"
-            column = headers.get(row["sheet"], {}).get(field, HEADER_ZH.get(field, field))
+            column = clip(headers.get(row["sheet"], {}).get(field, HEADER_ZH.get(field, field)))
             value = str(row.get(f"{field}_raw", ""))
+            # Department text in a reason is quoted short: a value, a code, a unit, a list.
             context = {
                 **params,
-                **row,
+                **{k: clip(v) if isinstance(v, str) else v for k, v in row.items()},
                 "value_text": fmt_number(row.get("value"), row.get("unit")),
                 "value_min_text": fmt_number(row.get("value_min"), row.get("unit")),
                 "value_max_text": fmt_number(row.get("value_max"), row.get("unit")),
@@ -83,7 +90,7 @@ def row_entries(
             }
             where = location(file_name, row["sheet"], int(row["row"]), single_csv)
             if value:
-                reason = f"{where}“{column}”列“{value}”{_render(f.rule.reason, context)}"
+                reason = f"{where}“{column}”列“{clip(value)}”{_render(f.rule.reason, context)}"
             else:
                 reason = f"{where}“{column}”列{_render(f.rule.reason_empty, context)}"
             key = (rid, column, reason)
@@ -95,7 +102,7 @@ def row_entries(
                     "sheet": row["sheet"],
                     "row": int(row["row"]),
                     "column": column,
-                    "value": value,
+                    "value": value if len(value) <= VALUE_CHARS else value[: VALUE_CHARS - 1] + "…",
                     "reason": reason,
                     "rule": f.rule.id,
                     "severity": f.rule.severity,
@@ -115,8 +122,22 @@ def file_reason(findings: list[Finding], *, file_name: str) -> tuple[str, str] |
         if f.rule.scope == "file" and f.rule.severity == "critical":
             missing = (f.details.get("details") or {}).get("mismatched", {}).get("missing", [])
             names = "、".join(f"“{HEADER_ZH.get(m.removesuffix('_raw'), m)}”" for m in missing)
-            return f"文件“{file_name}”{_render(f.rule.reason, {'missing': names})}", f.rule.id
+            return f"文件“{clip(file_name)}”{_render(f.rule.reason, {'missing': names})}", f.rule.id
     return None
+
+
+def listed(entries: list[dict], max_rows: int) -> tuple[list[dict], list[dict]]:
+    """The entries of the first `max_rows` rows (in order), and those of the rows after them."""
+    rows: set[tuple] = set()
+    shown, rest = [], []
+    for e in entries:
+        key = (e["sheet"], e["row"])
+        if key in rows or len(rows) < max_rows:
+            rows.add(key)
+            shown.append(e)
+        else:
+            rest.append(e)
+    return shown, rest
 
 
 def public(entry: dict) -> dict:

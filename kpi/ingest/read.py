@@ -1,4 +1,11 @@
-"""Reading submitted files into sheets of raw cells, refusing what cannot be read safely."""
+"""Reading submitted files into sheets of raw cells, refusing what cannot be read safely.
+
+Every reader checks the caps (rows, columns and cells of a sheet's used area) while it streams,
+before any sheet is built: a CSV row by row, an HTML page tag by tag (the table grid is built in
+time linear in its cells), an .xlsx by streaming its sheets' XML before python-calamine (which
+builds whole sheets at once) opens it, an .xls by walking its BIFF records. Reasons are Chinese
+and never carry an exception's name.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,28 @@ import codecs
 import csv
 import io
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
+from xml.parsers import expat
+
+from kpi.ingest.text import clip
 
 # File signatures: the content decides how a file is read, never its name alone.
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_MARK = "EncryptionInfo".encode("utf-16-le")  # stream of a password-protected OOXML
 _META_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.I)
-SPREADSHEET_EXTS = (".xlsx", ".xlsm", ".xls", ".csv")
+# BIFF2-BIFF4 files (Excel 2.x-4.x) are a bare record stream that starts with a BOF record.
+_LEGACY_BOF = (b"\x09\x00", b"\x09\x02", b"\x09\x04")
+SPREADSHEET_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".csv")
+MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
+MAX_SHEETS = 255  # sheets (or HTML tables) of one file
+MAX_SHARED_CHARS = 20_000_000  # text of an .xlsx's shared strings, all together
+MAX_XML_PART = 10_000_000  # a workbook's own index parts (workbook.xml, its relationships)
+SHEET_NAME_CHARS = 100
+HTML_CHUNK = 1 << 16
 
 
 class FileRefused(Exception):
@@ -33,16 +53,69 @@ class Sheet:
     rows: list[list[object]]
 
 
-def read_sheets(data: bytes, file_name: str, *, max_uncompressed: int) -> list[Sheet]:
+@dataclass(frozen=True)
+class Caps:
+    """How much of a file is read at most: a sheet's used area (from A1) and the whole file's."""
+
+    max_rows: int = 5_000
+    max_columns: int = 100
+    max_cells: int = 200_000
+    max_uncompressed: int = 200_000_000
+
+
+class _Budget:
+    """The caps, counted while a file is read; raise FileRefused as soon as one is broken."""
+
+    def __init__(self, caps: Caps):
+        self.caps = caps
+        self.cells = 0  # used areas of the sheets done so far
+        self.sheets = 0
+
+    def sheet(self) -> None:
+        self.sheets += 1
+        if self.sheets > MAX_SHEETS:
+            raise FileRefused(
+                f"的工作表（表格）超过{MAX_SHEETS}个（上限），不是正常的报送表，拒绝读取",
+                "too_many_sheets",
+            )
+
+    def check(self, sheet: str | None, rows: int, columns: int) -> None:
+        """A sheet (None: the file's only one) whose used area reaches `rows` x `columns` so far."""
+        c = self.caps
+        where = f"的工作表“{clip(sheet)}”" if sheet is not None else ""
+        if rows > c.max_rows:
+            raise FileRefused(
+                f"{where}超过{c.max_rows}行（上限），不是正常的报送表，拒绝读取", "too_many_rows"
+            )
+        if columns > c.max_columns:
+            raise FileRefused(
+                f"{where}超过{c.max_columns}列（上限），不是正常的报送表，拒绝读取",
+                "too_many_columns",
+            )
+        if self.cells + rows * columns > c.max_cells:
+            raise FileRefused(
+                f"的表格区域超过{c.max_cells}个单元格（上限，按行数×列数计），"
+                "不是正常的报送表，拒绝读取",
+                "too_many_cells",
+            )
+
+    def done(self, rows: int, columns: int) -> None:
+        self.cells += rows * columns
+
+
+def read_sheets(data: bytes, file_name: str, caps: Caps | None = None) -> list[Sheet]:
     """The sheets of a file given as bytes; raise FileRefused with a Chinese reason."""
+    caps = caps or Caps()
     ext = _ext(file_name)
     if not data:
         raise FileRefused("为空（0字节）", "empty")
     if ext not in SPREADSHEET_EXTS:
         raise FileRefused(
-            f"的类型“{ext or '无扩展名'}”不受支持（不支持的文件类型），请提交.xlsx、.xls或.csv文件",
+            f"的类型“{clip(ext, 20) or '无扩展名'}”不受支持（不支持的文件类型），"
+            "请提交.xlsx、.xls或.csv文件",
             "unsupported_type",
         )
+    budget = _Budget(caps)
     head = data[:8]
     if head.startswith(_OLE2):
         if _ENCRYPTED_MARK in data:
@@ -54,14 +127,17 @@ def read_sheets(data: bytes, file_name: str, *, max_uncompressed: int) -> list[S
                 "的扩展名为.csv，但内容是Excel 97-2003工作簿，不是电子表格文本，请另存为.csv或.xls",
                 "not_spreadsheet",
             )
-        return _read_calamine(data)
+        _scan_xls(data, budget)
+        return _read_calamine(data, caps)
     if head.startswith(_ZIP):
-        _check_zip(data, max_uncompressed)
-        return _read_calamine(data)
+        _scan_xlsx(data, budget)
+        return _read_calamine(data, caps)
+    if ext == ".xls" and head[:2] in _LEGACY_BOF:
+        raise _legacy()
     if _looks_like_html(data):
-        return _read_html(data)
+        return _read_html(data, budget)
     if ext == ".csv":
-        return [_read_csv(data)]
+        return [_read_csv(data, budget)]
     raise FileRefused(
         f"的内容不是电子表格（扩展名为{ext}，但无法识别为Excel工作簿），可能已损坏",
         "not_spreadsheet",
@@ -73,24 +149,304 @@ def _ext(name: str) -> str:
     return name[dot:].lower() if dot > 0 else ""
 
 
-def _check_zip(data: bytes, max_uncompressed: int) -> None:
-    """Refuse zip bombs and zips that are not workbooks, before any member is opened."""
+def _legacy() -> FileRefused:
+    return FileRefused(
+        "是Excel 95或更早版本的旧格式工作簿，无法读取，请用Excel另存为.xlsx后重新报送", "legacy_xls"
+    )
+
+
+def _corrupt(what: str = "") -> FileRefused:
+    return FileRefused(f"已损坏或格式不正确，无法读取{what}", "corrupt")
+
+
+# --- .xlsx: the zip and its sheets' XML, streamed ---------------------------------------------
+
+
+def _scan_xlsx(data: bytes, budget: _Budget) -> None:
+    """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            total = sum(i.file_size for i in infos)
+            cap = budget.caps.max_uncompressed
+            if total > cap:
+                raise FileRefused(
+                    f"解压后达{total / 1e6:.0f}MB，超过上限{cap / 1e6:.0f}MB，拒绝读取", "zip_bomb"
+                )
+            names = {i.filename for i in infos}
+            if any(n.lower().endswith("vbaproject.bin") for n in names):
+                raise FileRefused("含宏的文件不予接收，请另存为 .xlsx", "macros")
+            if "xl/workbook.bin" in names:
+                raise FileRefused(
+                    "是Excel二进制工作簿（.xlsb），无法读取，请另存为.xlsx后重新报送", "xlsb"
+                )
+            if "xl/workbook.xml" not in names:
+                raise FileRefused(
+                    "是压缩包而不是Excel工作簿（缺少workbook），不是电子表格，无法读取",
+                    "not_spreadsheet",
+                )
+            if "xl/sharedStrings.xml" in names:
+                _scan_xml(zf, "xl/sharedStrings.xml", _SharedStrings(budget.caps))
+            for part, sheet in _sheet_parts(zf, names):
+                budget.sheet()
+                scan = _SheetScan(budget, sheet)
+                _scan_xml(zf, part, scan)
+                budget.done(scan.max_row, scan.max_col)
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        ValueError,
+        OSError,
+        EOFError,
+        KeyError,
+        RuntimeError,  # an encrypted zip member
+        NotImplementedError,  # a compression method zipfile does not know
+    ) as exc:
         raise FileRefused("已损坏（压缩结构不完整），无法读取", "corrupt") from exc
-    total = sum(i.file_size for i in infos)
-    if total > max_uncompressed:
-        raise FileRefused(
-            f"解压后达{total / 1e6:.0f}MB，超过上限{max_uncompressed / 1e6:.0f}MB，拒绝读取",
-            "zip_bomb",
-        )
-    names = {i.filename for i in infos}
-    if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
-        raise FileRefused(
-            "是压缩包而不是Excel工作簿（缺少workbook），不是电子表格，无法读取", "not_spreadsheet"
-        )
+
+
+def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
+    """(part, sheet name) of each worksheet the workbook lists, then any other worksheet part."""
+    sheets = _Collect("sheet", ("name", "r:id", "id"))
+    rels = _Collect("Relationship", ("Id", "Target", "Type"))
+    _scan_xml(zf, "xl/workbook.xml", sheets, limit=MAX_XML_PART)
+    if "xl/_rels/workbook.xml.rels" in names:
+        _scan_xml(zf, "xl/_rels/workbook.xml.rels", rels, limit=MAX_XML_PART)
+    target = {
+        r["Id"]: _part_path(r["Target"]) for r in rels.found if r["Type"].endswith("/worksheet")
+    }
+    out, seen = [], set()
+    for s in sheets.found:
+        part = target.get(s["r:id"] or s["id"])
+        if part in names and part not in seen:
+            out.append((part, s["name"]))
+            seen.add(part)
+    for n in sorted(names):
+        if n.startswith("xl/worksheets/") and n.endswith(".xml") and n not in seen:
+            out.append((n, n.rsplit("/", 1)[-1].removesuffix(".xml")))
+    return out
+
+
+def _part_path(target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    parts: list[str] = ["xl"]
+    for p in target.split("/"):
+        if p == "..":
+            parts = parts[:-1]
+        elif p not in ("", "."):
+            parts.append(p)
+    return "/".join(parts)
+
+
+def _scan_xml(zf: zipfile.ZipFile, part: str, handler, limit: int | None = None) -> None:
+    """Stream one XML part of the zip through an expat handler (no DTD, no entities)."""
+    info = zf.getinfo(part)
+    if limit is not None and info.file_size > limit:
+        raise _corrupt()
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler = handler.start
+    parser.EndElementHandler = handler.end
+    parser.CharacterDataHandler = handler.chars
+
+    def no_dtd(*_args) -> None:
+        raise _corrupt()
+
+    parser.StartDoctypeDeclHandler = no_dtd  # a workbook never has one; entities could explode
+    parser.EntityDeclHandler = no_dtd
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(1 << 20):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise _corrupt() from exc
+
+
+def _local(name: str) -> str:
+    return name.rpartition(":")[2]
+
+
+class _Collect:
+    """Attributes of every element with a given local name (a workbook's small index parts)."""
+
+    def __init__(self, tag: str, attrs: tuple[str, ...]):
+        self.tag, self.attrs, self.found = tag, attrs, []
+
+    def start(self, name: str, attrs: dict) -> None:
+        if _local(name) == self.tag:
+            by_local = {}
+            for k, v in attrs.items():
+                by_local.setdefault(k, v)
+                by_local.setdefault(_local(k), v)
+            self.found.append(
+                {a: str(by_local.get(a) or by_local.get(_local(a)) or "") for a in self.attrs}
+            )
+
+    def end(self, name: str) -> None:
+        pass
+
+    def chars(self, data: str) -> None:
+        pass
+
+
+class _SharedStrings:
+    """Counts the shared strings: no more than the cells a file may hold, bounded text."""
+
+    def __init__(self, caps: Caps):
+        self.caps, self.count, self.text = caps, 0, 0
+
+    def start(self, name: str, attrs: dict) -> None:
+        if _local(name) == "si":
+            self.count += 1
+            if self.count > self.caps.max_cells:
+                raise FileRefused(
+                    f"的共享文本超过{self.caps.max_cells}条（上限），不是正常的报送表，拒绝读取",
+                    "too_many_cells",
+                )
+
+    def end(self, name: str) -> None:
+        pass
+
+    def chars(self, data: str) -> None:
+        self.text += len(data)
+        if self.text > MAX_SHARED_CHARS:
+            raise FileRefused(
+                f"的文本内容超过{MAX_SHARED_CHARS // 10_000}万个字符（上限），拒绝读取",
+                "too_much_text",
+            )
+
+
+_CELL_REF = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+class _SheetScan:
+    """The used area of one worksheet's XML (cells with a value), checked against the caps."""
+
+    def __init__(self, budget: _Budget, sheet: str):
+        self.budget, self.sheet = budget, sheet
+        self.row = self.col = self.max_row = self.max_col = 0
+        self.in_cell = self.in_value = self.valued = False
+        self.cell_row = self.cell_col = 0
+
+    def start(self, name: str, attrs: dict) -> None:
+        tag = _local(name)
+        if tag == "c":
+            ref = attrs.get("r")
+            m = _CELL_REF.match(ref) if ref else None
+            if m:
+                self.cell_col, self.cell_row = _column_number(m.group(1)), int(m.group(2))
+            else:
+                self.cell_col, self.cell_row = self.col + 1, self.row
+            self.col = self.cell_col
+            self.in_cell, self.valued = True, False
+        elif tag == "row":
+            r = attrs.get("r")
+            self.row = int(r) if r and r.isdigit() else self.row + 1
+            self.col = 0
+        elif self.in_cell and tag == "v":
+            self.in_value = True
+        elif self.in_cell and tag == "is":
+            self.valued = True  # an inline string, even an empty one, is a value
+
+    def end(self, name: str) -> None:
+        tag = _local(name)
+        if tag == "c":
+            if self.valued:
+                rows, cols = max(self.max_row, self.cell_row), max(self.max_col, self.cell_col)
+                if rows != self.max_row or cols != self.max_col:
+                    self.budget.check(self.sheet, rows, cols)
+                    self.max_row, self.max_col = rows, cols
+            self.in_cell = self.in_value = False
+        elif tag == "v":
+            self.in_value = False
+
+    def chars(self, data: str) -> None:
+        if self.in_value and not self.valued and data.strip():
+            self.valued = True
+
+
+# --- .xls: the BIFF records of the OLE2 container ---------------------------------------------
+
+_BOF, _EOF, _FILEPASS = 0x0809, 0x000A, 0x002F
+# Records of a cell with a value: (row, column) are their first two 16-bit fields.
+_CELL_RECORDS = frozenset({0x0203, 0x0204, 0x0205, 0x0006, 0x027E, 0x00FD, 0x00D6})
+_MULRK = 0x00BD
+
+
+def _scan_xls(data: bytes, budget: _Budget) -> None:
+    """Name legacy and encrypted workbooks, and refuse sheets over the caps, from the records."""
+    from xlrd.compdoc import CompDoc, CompDocError
+
+    try:
+        doc = CompDoc(data, logfile=io.StringIO())
+        stream = doc.get_named_stream("Workbook")
+        if stream is None:
+            if doc.get_named_stream("Book") is not None:
+                raise _legacy()
+            raise FileRefused(
+                "是Office文档，但不是Excel工作簿（可能是Word等其他文件改了扩展名），无法读取",
+                "not_spreadsheet",
+            )
+    except CompDocError as exc:
+        raise _corrupt() from exc
+    except (IndexError, struct.error, ValueError) as exc:
+        raise _corrupt() from exc
+    _scan_biff(stream, budget)
+
+
+def _scan_biff(stream: bytes, budget: _Budget) -> None:
+    """Walk the workbook stream: globals first (version, password), then one substream a sheet."""
+    pos, end = 0, len(stream)
+    depth, sub = 0, -1  # sub: -1 before the first record, 0 the globals, n the n-th sheet
+    rows = cols = 0
+    unpack = struct.unpack_from
+    while pos + 4 <= end:
+        rtype, size = unpack("<HH", stream, pos)
+        body = pos + 4
+        pos = body + size
+        if sub == -1:
+            if rtype != _BOF or size < 2:
+                raise _corrupt()
+            if unpack("<H", stream, body)[0] != 0x0600:
+                raise _legacy()  # BIFF5 (Excel 5.0/95) and older
+        if rtype == _BOF:
+            if depth == 0:
+                sub += 1
+                rows = cols = 0
+                if sub >= 1:
+                    budget.sheet()
+            depth += 1
+        elif rtype == _EOF:
+            depth = max(0, depth - 1)
+            if depth == 0 and sub >= 1:
+                budget.done(rows, cols)
+        elif sub == 0 and rtype == _FILEPASS:
+            raise FileRefused(
+                "已加密（设置了打开密码），无法读取，请取消密码后重新报送", "encrypted"
+            )
+        elif sub >= 1 and depth >= 1 and size >= 4 and (rtype in _CELL_RECORDS or rtype == _MULRK):
+            row, col = unpack("<HH", stream, body)
+            if rtype == _MULRK and size >= 6:
+                col = unpack("<H", stream, pos - 2)[0]
+            r, c = max(rows, row + 1), max(cols, col + 1)
+            if r != rows or c != cols:
+                budget.check(f"第{sub}个工作表", r, c)
+                rows, cols = r, c
+    if sub == -1:
+        raise _corrupt()
+
+
+# --- calamine: the workbook, now known to be within the caps ----------------------------------
 
 
 def cell_value(cell: object) -> object:
@@ -98,36 +454,74 @@ def cell_value(cell: object) -> object:
     return None if cell == "" else cell
 
 
-def _read_calamine(data: bytes) -> list[Sheet]:
-    from python_calamine import CalamineWorkbook
+def _read_calamine(data: bytes, caps: Caps) -> list[Sheet]:
+    from python_calamine import CalamineWorkbook, PasswordError
 
+    budget = _Budget(caps)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         sheets = []
         for name in wb.sheet_names:
+            budget.sheet()
             # Absolute positions: row numbers must match what the spreadsheet shows.
             sheet = wb.get_sheet_by_name(name)
+            height, width = sheet.height, sheet.width  # the area from A1 (the scan's bound)
+            budget.check(name, height, width)
+            budget.done(height, width)
             rows = [[cell_value(c) for c in row] for row in sheet.to_python(skip_empty_area=False)]
-            _fill_merged(rows, getattr(sheet, "merged_cell_ranges", None) or [])
-            sheets.append(Sheet(name, rows))
-    except Exception as exc:  # calamine raises its own error types for every kind of damage
+            _check_text(rows, name)
+            _fill_merged(rows, getattr(sheet, "merged_cell_ranges", None) or [], caps)
+            sheets.append(Sheet(name[:SHEET_NAME_CHARS], rows))
+    except FileRefused:
+        raise
+    except PasswordError as exc:
         raise FileRefused(
-            f"已损坏或格式不正确，无法读取（{type(exc).__name__}）", "corrupt"
+            "已加密（设置了打开密码），无法读取，请取消密码后重新报送", "encrypted"
         ) from exc
+    except Exception as exc:  # calamine raises its own error types for every kind of damage
+        raise _corrupt() from exc
     return sheets
 
 
-def _fill_merged(rows: list[list[object]], ranges) -> None:
+def _check_text(rows: list[list[object]], sheet: str) -> None:
+    for n, row in enumerate(rows, start=1):
+        for cell in row:
+            if cell.__class__ is str and len(cell) > MAX_CELL_CHARS:
+                raise _too_long(sheet, n)
+
+
+def _too_long(sheet: str, row: int) -> FileRefused:
+    return FileRefused(
+        f"的工作表“{clip(sheet)}”第{row}行有单元格超过{MAX_CELL_CHARS}个字符"
+        "（Excel单元格的上限），不是正常的报送内容，拒绝读取",
+        "cell_too_long",
+    )
+
+
+def _fill_merged(rows: list[list[object]], ranges, caps: Caps) -> None:
     """Show a merged cell's value in every cell it covers, as the spreadsheet displays it."""
+    clipped = []
+    area = 0
     for (r0, c0), (r1, c1) in ranges:
         if r0 >= len(rows) or c0 >= len(rows[r0]):
             continue
+        r1, c1 = min(r1, len(rows) - 1), min(c1, len(rows[r0]) - 1)  # never grows the grid
+        area += max(0, r1 - r0 + 1) * max(0, c1 - c0 + 1)
+        clipped.append((r0, c0, r1, c1))
+    if area > caps.max_cells:  # merged areas overlap: a real sheet's never do
+        raise FileRefused(
+            "的合并单元格区域重叠或过多，不是正常的报送表，拒绝读取", "too_many_cells"
+        )
+    for r0, c0, r1, c1 in clipped:
         value = rows[r0][c0]
-        for r in range(r0, min(r1, len(rows) - 1) + 1):  # never grows the grid
+        for r in range(r0, r1 + 1):
             row = rows[r]
             for c in range(c0, min(c1, len(row) - 1) + 1):
                 if row[c] is None:
                     row[c] = value
+
+
+# --- text: CSV and HTML -----------------------------------------------------------------------
 
 
 def _looks_like_html(data: bytes) -> bool:
@@ -138,11 +532,16 @@ def _looks_like_html(data: bytes) -> bool:
 
 
 def decode_text(data: bytes, declared: str | None = None) -> str:
-    """Text of a file in UTF-8 (with or without BOM), a declared charset, or GB18030."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+    """Text of a file in UTF-8 (with or without BOM), UTF-16/32 with BOM, a declared charset, GB18030."""
+    try:
+        if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+            return data.decode("utf-32")
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16")
+        if data.startswith(codecs.BOM_UTF8):
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise _encoding() from exc
     candidates = ["utf-8"]
     if declared:
         candidates.insert(0, declared)
@@ -152,7 +551,11 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
             return data.decode(_alias(enc), errors="strict")
         except (UnicodeDecodeError, LookupError):
             continue
-    raise FileRefused("的字符编码无法识别（应为UTF-8或GB18030）", "encoding")
+    raise _encoding()
+
+
+def _encoding() -> FileRefused:
+    return FileRefused("的字符编码无法识别（应为UTF-8或GB18030），请另存为UTF-8编码", "encoding")
 
 
 def _alias(enc: str) -> str:
@@ -160,18 +563,45 @@ def _alias(enc: str) -> str:
     return "gb18030" if enc.lower().replace("-", "") in ("gb2312", "gbk", "cp936") else enc
 
 
-def _read_csv(data: bytes) -> Sheet:
-    if b"\x00" in data[:65536] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+def _read_csv(data: bytes, budget: _Budget) -> Sheet:
+    wide = data.startswith(
+        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+    )
+    if not wide and b"\x00" in data:
         raise FileRefused("的内容不是电子表格文本（含二进制数据），可能已损坏", "not_spreadsheet")
     text = decode_text(data)
+    if "\x00" in text:
+        raise FileRefused("的内容不是电子表格文本（含二进制数据），可能已损坏", "not_spreadsheet")
+    budget.sheet()
     delimiter = _delimiter(text[:16384])
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows: list[list[object]] = []
+    blank = width = 0
+    previous = csv.field_size_limit(MAX_CELL_CHARS)
     try:
-        rows = [
-            [c if c != "" else None for c in row]
-            for row in csv.reader(io.StringIO(text), delimiter=delimiter)
-        ]
+        for row in reader:
+            while row and row[-1] == "":
+                row.pop()  # trailing empty cells of a sheet saved wider than its data
+            if not row:
+                blank += 1  # kept only if a row with content follows
+                continue
+            width = max(width, len(row))
+            budget.check(None, len(rows) + blank + 1, width)
+            rows.extend([] for _ in range(blank))
+            blank = 0
+            rows.append([c if c != "" else None for c in row])
     except csv.Error as exc:
-        raise FileRefused(f"的CSV格式已损坏，无法读取（{exc}）", "corrupt") from exc
+        line = len(rows) + blank + 1
+        if "field larger than field limit" in str(exc):
+            raise FileRefused(
+                f'第{line}行起有单元格超过{MAX_CELL_CHARS}个字符（可能有未闭合的引号“"”），'
+                "不是正常的报送内容，拒绝读取",
+                "cell_too_long",
+            ) from exc
+        raise FileRefused(f"的CSV格式已损坏（第{line}行附近），无法读取", "corrupt") from exc
+    finally:
+        csv.field_size_limit(previous)
+    budget.done(len(rows), width)
     return Sheet("csv", rows)
 
 
@@ -189,66 +619,132 @@ def _delimiter(sample: str) -> str:
     return best
 
 
-def _read_html(data: bytes) -> list[Sheet]:
-    """Tables of an HTML page saved under an .xls name, cell text kept exactly as shown."""
-    import lxml.html
+def _read_html(data: bytes, budget: _Budget) -> list[Sheet]:
+    """Tables of an HTML page saved under an .xls name, cell text kept exactly as shown.
+
+    The page is parsed as a stream of tags: each row is turned into cells when it ends and
+    then dropped, so memory holds the grids, never the whole document.
+    """
+    from lxml import etree
 
     m = _META_CHARSET.search(data[:4096])
-    text = decode_text(data, m.group(1).decode("ascii") if m else None)
+    text = decode_text(data, m.group(1).decode("ascii", "replace") if m else None)
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # lxml refuses str input with a declaration
+    parser = etree.HTMLPullParser(events=("start", "end"))
+    open_tables: list[_Grid] = []
+    grids: list[_Grid] = []
     try:
-        doc = lxml.html.document_fromstring(text)
+        for at in range(0, len(text), HTML_CHUNK):
+            parser.feed(text[at : at + HTML_CHUNK])
+            _html_events(parser, open_tables, grids, budget)
+        parser.close()
+        _html_events(parser, open_tables, grids, budget)
+    except FileRefused:
+        raise
     except Exception as exc:  # lxml raises ParserError / XMLSyntaxError on garbage
         raise FileRefused("是HTML网页，但已损坏，无法读取", "corrupt") from exc
-    sheets = [Sheet(f"表{n}", _table_grid(t)) for n, t in enumerate(doc.iter("table"), start=1)]
+    sheets = [Sheet(g.name, g.rows) for g in sorted(grids, key=lambda g: g.number)]
     if not sheets:
         raise FileRefused("是HTML网页，但其中没有表格，不是电子表格，无法读取", "not_spreadsheet")
     return sheets
 
 
-def _table_grid(table) -> list[list[object]]:
-    """Rows of an HTML table with merged cells (rowspan, colspan) repeated over their area."""
-    grid: list[list[object]] = []
-    carried: dict[int, tuple[int, object]] = {}  # column -> (rows still covered, value)
-    for tr in table.iter("tr"):
-        if _nearest_table(tr) is not table:
-            continue  # a row of a nested table belongs to that table
+def _html_events(parser, open_tables: list, grids: list, budget: _Budget) -> None:
+    for event, el in parser.read_events():
+        tag = el.tag
+        if tag == "table":
+            if event == "start":
+                budget.sheet()
+                open_tables.append(_Grid(f"表{budget.sheets}", budget.sheets, budget))
+            elif open_tables:
+                grid = open_tables.pop()
+                budget.done(len(grid.rows), grid.width)
+                grids.append(grid)
+                _drop(el)
+        elif event == "start":
+            continue
+        elif tag == "tr" and open_tables:  # a row ends: it belongs to the innermost open table
+            cells = []
+            for td in el:
+                if td.tag in ("td", "th"):
+                    value = " ".join(_text(td).split()) or None
+                    if value is not None and len(value) > MAX_CELL_CHARS:
+                        raise _too_long(open_tables[-1].name, len(open_tables[-1].rows) + 1)
+                    cells.append((value, _span(td.get("colspan")), _span(td.get("rowspan"))))
+            open_tables[-1].add(cells)
+            _drop(el)
+        elif not open_tables:
+            _drop(el)  # page content outside any table is never kept
+
+
+def _text(el) -> str:
+    from lxml import etree
+
+    return etree.tostring(el, method="text", encoding=str, with_tail=False)
+
+
+def _drop(el) -> None:
+    """Free a finished element and the finished siblings before it (a streaming parse)."""
+    el.clear()
+    parent = el.getparent()
+    if parent is not None:
+        while el.getprevious() is not None:
+            del parent[0]
+
+
+class _Grid:
+    """Rows of an HTML table with merged cells (rowspan, colspan) repeated over their area.
+
+    Each row costs time in proportion to its width, and the width is capped: the whole grid is
+    built in time linear in its cells (the caps bound them before they are made).
+    """
+
+    def __init__(self, name: str, number: int, budget: _Budget):
+        self.name, self.number, self.budget = name, number, budget
+        self.rows: list[list[object]] = []
+        self.width = 0
+        self.carried: list[list] = []  # per column: [rows still covered, value] or []
+        self.last_carried = -1  # the highest column with something carried
+
+    def add(self, cells: list[tuple[object, int, int]]) -> None:
         row: list[object] = []
-        cells = [td for td in tr if td.tag in ("td", "th")]
+        carried = self.carried
+        cap = self.budget.caps.max_columns
+        it = iter(cells)
+        pending = next(it, None)
         col = 0
-        while cells or any(c >= col for c in carried):
-            if col in carried:
-                left, value = carried[col]
-                row.append(value)
-                carried = (
-                    {**carried, col: (left - 1, value)} if left > 1 else _without(carried, col)
-                )
+        while pending is not None or col <= self.last_carried:
+            if col < len(carried) and carried[col]:
+                slot = carried[col]
+                row.append(slot[1])
+                slot[0] -= 1
+                if slot[0] == 0:
+                    carried[col] = []
                 col += 1
                 continue
-            if not cells:
+            if pending is None:
                 row.append(None)
                 col += 1
                 continue
-            td = cells.pop(0)
-            value = " ".join(td.text_content().split()) or None
-            for _ in range(_span(td.get("colspan"))):
-                if (rs := _span(td.get("rowspan"))) > 1:
-                    carried[col] = (rs - 1, value)
+            value, colspan, rowspan = pending
+            pending = next(it, None)
+            if col + colspan > cap:
+                self.budget.check(self.name, len(self.rows) + 1, col + colspan)
+            for _ in range(colspan):
+                if rowspan > 1:
+                    while len(carried) <= col:
+                        carried.append([])
+                    carried[col] = [rowspan - 1, value]
+                    self.last_carried = max(self.last_carried, col)
                 row.append(value)
                 col += 1
-        grid.append(row)
-    return grid
-
-
-def _without(d: dict, key: int) -> dict:
-    return {k: v for k, v in d.items() if k != key}
-
-
-def _nearest_table(el):
-    p = el.getparent()
-    while p is not None and p.tag != "table":
-        p = p.getparent()
-    return p
+        while self.last_carried >= 0 and not (
+            self.last_carried < len(carried) and carried[self.last_carried]
+        ):
+            self.last_carried -= 1
+        self.width = max(self.width, len(row))
+        self.budget.check(self.name, len(self.rows) + 1, self.width)
+        self.rows.append(row)
 
 
 def _span(text: str | None) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from kpi.ingest.failpoints import failpoint
 from kpi.warehouse import sql_file, transaction
 
 SQL = Path(__file__).parent / "sql"
@@ -149,6 +150,7 @@ def load_batch(
             _insert(con, "new_submission", pd.DataFrame(submissions), "insert_submission")
         if rows:
             _insert(con, "new_rows", _frame(rows, list(rows[0])), "insert_rows")
+        failpoint("load")  # inside the transaction
         if superseded:
             _insert(con, "superseded", pd.DataFrame({"obs_id": superseded}), "supersede_ids")
         if observations:

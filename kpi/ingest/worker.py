@@ -1,4 +1,4 @@
-"""A parsing worker of a large ingest run: `python -m kpi.ingest.worker` (see kpi.ingest.prepare)."""
+"""A parsing worker of ingest: `python -m kpi.ingest.worker` (see kpi.ingest.prepare)."""
 
 from kpi.ingest.prepare import serve
 

@@ -16,7 +16,6 @@ from kpi.pipeline.replay import replay, replay_day
 from kpi.pipeline.run import (
     STATUS_ORDER,
     Run,
-    UnknownPlan,
     alert_counts,
     alerts_raised,
     direct,
@@ -60,7 +59,6 @@ __all__ = [
     "STATUS_ORDER",
     "Arrival",
     "Run",
-    "UnknownPlan",
     "alert_counts",
     "alerts_raised",
     "alerts_step",

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from kpi import clock
-from kpi.catalogue import Catalogue, load_catalogue
+from kpi.catalogue import Catalogue, UnknownPlanError, load_catalogue
 from kpi.config import ROOT, Settings, load_settings
 from kpi.warehouse import connect, pipeline_lock, publish_snapshot, sql_file, sync_catalogue
 
@@ -49,10 +49,6 @@ ALERT_KINDS = (
 Step = Callable[..., Any]
 
 
-class UnknownPlan(FileNotFoundError):
-    """No catalogue file for a plan code (Chinese message naming the plans there are)."""
-
-
 def direct(step: Step, *args: Any) -> Any:
     """Run a step as a plain call (flows pass a caller that runs it as a Prefect task)."""
     return step(*args)
@@ -68,11 +64,7 @@ def load_plan(cfg: Settings, plan: str | None = None) -> Catalogue:
     """The validated catalogue of a plan from the configured catalogue folder (cached per version)."""
     path = cfg.catalogue_path(plan)
     if not path.is_file():
-        known = sorted(p.stem for p in cfg.catalogue_dir.glob("*.yaml") if p.stem != "departments")
-        raise UnknownPlan(
-            f"未知计划“{(plan or cfg.plan)[:60]}”：{cfg.catalogue_dir} 中没有它的目录文件"
-            f"（已有计划：{'、'.join(known) or '无'}）"
-        )
+        raise UnknownPlanError(plan or cfg.plan, path)  # Chinese, naming the plans there are
     return _catalogue(str(path), path.stat().st_mtime_ns)
 
 

@@ -1,4 +1,10 @@
-"""Inline SVG charts as pure functions: figures in, markup out (no scripts, no fonts fetched)."""
+"""Inline SVG charts as pure functions: figures in, markup out (no scripts, no fonts fetched).
+
+Charts are drawn for a phone first. A trajectory chart is 340 units wide with 12-unit text, so
+it is drawn at about its own size in a 390 px wide screen and never shrinks text below 11 px.
+Growth bars and milestone tracks are one row each, positioned in percent of their width: the
+names beside them are HTML (they wrap), and the SVG holds shapes only, so no text can shrink.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ STATUS_COLOURS = {
 NEUTRAL = "#57606a"
 TARGET_COLOUR = "#cf222e"
 TRAJECTORY_COLOUR = "#0969da"
+TEXT_SIZE = 12  # user units; a chart is never drawn below ~0.92 of its size on a phone
 
 
 def status_colour(status: str | None) -> str:
@@ -61,18 +68,34 @@ def _path(points: Sequence[tuple[float, float]]) -> str:
     return "M" + " L".join(f"{_f(x)} {_f(y)}" for x, y in points)
 
 
-def _domain(values: list[float], from_zero: bool) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Axis:
+    """A value axis: its range, and whether it starts above zero (a marked break)."""
+
+    lo: float
+    hi: float
+    broken: bool = False
+
+
+# Levels start at zero unless every figure sits in the top half of the range: then zero would
+# flatten the year into a line, so the axis starts near the figures and says so (a marked break).
+BREAK_RATIO = 0.5
+
+
+def value_axis(values: list[float | None], from_zero: bool) -> Axis:
+    """The y range of a chart: from zero, or from near the figures with a marked break."""
     vals = [v for v in values if v is not None and math.isfinite(v)]
     if not vals:
-        return 0.0, 1.0
+        return Axis(0.0, 1.0)
     lo, hi = min(vals), max(vals)
-    if from_zero:
-        lo = min(0.0, lo)
-        hi = max(hi, 0.0)
-        pad = (hi - lo) * 0.08 or 1.0
-        return lo, hi + pad
+    if from_zero or lo <= 0 or lo <= hi * BREAK_RATIO:
+        lo, hi = min(0.0, lo), max(hi, 0.0)
+        return Axis(lo, hi + ((hi - lo) * 0.08 or 1.0))
     span = (hi - lo) or abs(hi) * 0.2 or 1.0
-    return lo - span * 0.15, hi + span * 0.15
+    ticks = nice_ticks(0, span, 4)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else span
+    floor = math.floor((lo - span * 0.15) / step) * step
+    return Axis(max(floor, 0.0), hi + span * 0.15, broken=floor > 0)
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,13 @@ class LinePoint:
     label: str = ""
 
 
+def _text(x: float, y: float, text: str, cls: str, anchor: str = "start", size: int = TEXT_SIZE):
+    return (
+        f'<text x="{_f(x)}" y="{_f(y)}" text-anchor="{anchor}" font-size="{size}" '
+        f'class="{cls}">{escape(text)}</text>'
+    )
+
+
 def line_chart(
     *,
     code: str,
@@ -93,16 +123,21 @@ def line_chart(
     target: float | None,
     status: str | None,
     from_zero: bool,
-    width: int = 360,
+    width: int = 340,
     height: int = 200,
 ) -> Markup:
     """Cumulative (or level) actual by month against the expected trajectory and the target line."""
-    left, right, top, bottom = 56, 14, 14, 30
-    pw, ph = width - left - right, height - top - bottom
     values = [p.value for p in actual] + [p.value for p in trajectory or []]
     if target is not None:
         values.append(target)
-    lo, hi = _domain(values, from_zero)
+    axis = value_axis(values, from_zero)
+    lo, hi = axis.lo, axis.hi
+    ticks = nice_ticks(lo, hi)
+    label_w = max(len(fmt_num(t)) for t in ticks) * TEXT_SIZE * 0.6
+    left, right, top, bottom = max(30, round(label_w) + 10), 10, 12, 24
+    note_h = 18 if axis.broken else 0
+    height += note_h
+    pw, ph = width - left - right, height - top - bottom - note_h
 
     def x(month: float) -> float:
         return left + month / 12 * pw
@@ -111,21 +146,27 @@ def line_chart(
         return top + ph - (v - lo) / (hi - lo) * ph
 
     parts: list[str] = []
-    for t in nice_ticks(lo, hi):
+    for t in ticks:
         parts.append(
             f'<path class="grid" d="M{_f(left)} {_f(y(t))} H{_f(left + pw)}" stroke="#d0d7de" '
-            f'stroke-width="0.6"/><text x="{left - 4}" y="{_f(y(t) + 3.5)}" text-anchor="end" '
-            f'class="tick">{escape(fmt_num(t))}</text>'
+            f'stroke-width="0.6"/>' + _text(left - 4, y(t) + 4, fmt_num(t), "tick", "end")
         )
     for m in range(1, 13):
-        parts.append(
-            f'<text x="{_f(x(m))}" y="{height - bottom + 14}" text-anchor="middle" '
-            f'class="tick">{m}</text>'
-        )
+        parts.append(_text(x(m), top + ph + 16, str(m), "tick", "middle"))
     parts.append(
         f'<path class="axis" d="M{left} {top} V{top + ph} H{left + pw}" stroke="{NEUTRAL}" '
         f'fill="none" stroke-width="0.8"/>'
     )
+    if axis.broken:
+        # two slanted strokes across the foot of the y axis: the axis does not start at zero
+        yb = top + ph - 8
+        parts.append(
+            f'<path class="axis-break" d="M{left - 5} {yb + 3} L{left + 5} {yb - 1} '
+            f'M{left - 5} {yb + 7} L{left + 5} {yb + 3}" stroke="{NEUTRAL}" stroke-width="1.2"/>'
+            f'<path d="M{left - 5} {yb + 4} L{left + 5} {yb} L{left + 5} {yb + 3} '
+            f'L{left - 5} {yb + 7} Z" fill="#fff"/>'
+        )
+        parts.append(_text(left, height - 4, f"纵轴自 {fmt_num(lo)} 起（未从零开始）", "axis-note"))
     series = 0
     if target is not None:
         series += 1
@@ -149,7 +190,7 @@ def line_chart(
             pts.insert(0, (x(0), y(0)))
         parts.append(
             f'<path class="series actual" d="{_path(pts)}" stroke="{colour}" stroke-width="2.2" '
-            f'fill="none"><title>实际累计</title></path>'
+            f'fill="none"><title>实际</title></path>'
         )
         for p in actual:
             parts.append(
@@ -157,17 +198,17 @@ def line_chart(
                 f"<title>{escape(p.label or fmt_num(p.value))}</title></circle>"
             )
     else:
-        parts.append(
-            f'<text x="{_f(left + pw / 2)}" y="{_f(top + ph / 2)}" text-anchor="middle" '
-            f'class="empty">暂无数据</text>'
-        )
+        parts.append(_text(left + pw / 2, top + ph / 2, "暂无数据", "empty", "middle", 13))
     return Markup(
         f'<svg class="chart line-chart" data-target="{escape(code)}" data-series="{series}" '
-        f'role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f'data-axis-from="{escape(fmt_num(lo))}" role="img" aria-label="{escape(title)}" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
         + "".join(parts)
         + "</svg>"
     )
+
+
+# --------------------------------------------------------------------------- growth bars
 
 
 @dataclass(frozen=True)
@@ -182,70 +223,57 @@ class Bar:
     label: str
 
 
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 900) -> Markup:
-    """Horizontal bars of growth rates (%) with a tick at each one's target."""
-    left, right, top, row = 230, 150, 26, 30
-    height = top + row * max(len(bars), 1) + 12
-    pw = width - left - right
+def bar_axis(bars: Sequence[Bar]) -> Axis:
+    """One scale for every growth bar (zero always in it), so rows compare with each other."""
     values = [0.0]
     for b in bars:
-        values += [v for v in (b.actual, b.marker) if v is not None]
+        values += [v for v in (b.actual, b.marker) if v is not None and math.isfinite(v)]
     lo, hi = min(values), max(values)
     span = (hi - lo) or 1.0
-    lo, hi = lo - span * 0.05 if lo < 0 else lo, hi + span * 0.08
+    return Axis(lo - span * 0.06 if lo < 0 else lo, hi + span * 0.06)
 
-    def x(v: float) -> float:
-        return left + (v - lo) / (hi - lo) * pw
 
-    parts = []
-    for t in nice_ticks(lo, hi, 6):
-        parts.append(
-            f'<path class="grid" d="M{_f(x(t))} {top - 4} V{height - 8}" stroke="#d0d7de" '
-            f'stroke-width="0.6"/><text x="{_f(x(t))}" y="{top - 8}" text-anchor="middle" '
-            f'class="tick">{escape(fmt_num(t))}%</text>'
-        )
-    parts.append(
-        f'<path class="axis" d="M{_f(x(0))} {top - 4} V{height - 8}" stroke="{NEUTRAL}" '
-        f'stroke-width="1"/>'
-    )
+def _pct(v: float, axis: Axis) -> float:
+    return max(0.0, min(100.0, (v - axis.lo) / (axis.hi - axis.lo) * 100))
+
+
+def axis_marks(axis: Axis, unit: str = "") -> list[tuple[float, str]]:
+    """Tick positions (percent of the width) and their labels, for an HTML axis row."""
+    return [(round(_pct(t, axis), 2), f"{fmt_num(t)}{unit}") for t in nice_ticks(axis.lo, axis.hi)]
+
+
+def bar_row(bar: Bar, axis: Axis, height: int = 26) -> Markup:
+    """One growth bar and its target tick, on the shared scale (shapes only, in percent)."""
+    zero = _pct(0.0, axis)
+    parts = [
+        f'<line class="axis" x1="{zero:.2f}%" x2="{zero:.2f}%" y1="0" y2="{height}" '
+        f'stroke="{NEUTRAL}" stroke-width="1"/>'
+    ]
     series = 0
-    for i, b in enumerate(bars):
-        cy = top + row * i + row / 2
+    if bar.actual is not None and math.isfinite(bar.actual):
+        series += 1
+        x0, x1 = sorted((zero, _pct(bar.actual, axis)))
         parts.append(
-            f'<g class="bar-row" data-target="{escape(b.code)}"><text x="{left - 8}" '
-            f'y="{_f(cy + 4)}" text-anchor="end" class="label"><title>{escape(b.name)}</title>'
-            f"{escape(_short(b.name, 15))}</text>"
+            f'<rect class="series bar" x="{x0:.2f}%" y="{height / 2 - 7:.0f}" '
+            f'width="{max(x1 - x0, 0.4):.2f}%" height="14" fill="{status_colour(bar.status)}">'
+            f"<title>{escape(bar.label)}</title></rect>"
         )
-        if b.actual is not None:
-            series += 1
-            x0, x1 = sorted((x(0), x(b.actual)))
-            parts.append(
-                f'<path class="series bar" d="M{_f(x0)} {_f(cy - 8)} H{_f(max(x1, x0 + 1))} '
-                f'V{_f(cy + 8)} H{_f(x0)} Z" fill="{status_colour(b.status)}">'
-                f"<title>{escape(b.label)}</title></path>"
-            )
-        if b.marker is not None:
-            series += 1
-            xm = x(b.marker)
-            parts.append(
-                f'<path class="series marker" d="M{_f(xm)} {_f(cy - 12)} V{_f(cy + 12)}" '
-                f'stroke="{TARGET_COLOUR}" stroke-width="2.5"><title>目标 '
-                f"{escape(fmt_num(b.marker))}%</title></path>"
-            )
+    if bar.marker is not None and math.isfinite(bar.marker):
+        series += 1
+        xm = _pct(bar.marker, axis)
         parts.append(
-            f'<text x="{left + pw + 8}" y="{_f(cy + 4)}" class="value">{escape(b.label)}</text></g>'
+            f'<line class="series marker" x1="{xm:.2f}%" x2="{xm:.2f}%" y1="1" '
+            f'y2="{height - 1}" stroke="{TARGET_COLOUR}" stroke-width="3"><title>目标 '
+            f"{escape(fmt_num(bar.marker))}</title></line>"
         )
-    if not bars:
-        parts.append(f'<text x="{left}" y="{top + 14}" class="empty">暂无增速类指标</text>')
     return Markup(
-        f'<svg class="chart bar-chart" data-series="{series}" role="img" '
-        f'aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" xmlns="http://www.w3.org/2000/svg">' + "".join(parts) + "</svg>"
+        f'<svg class="chart bar" data-target="{escape(bar.code)}" data-series="{series}" '
+        f'role="img" aria-label="{escape(bar.name)}：{escape(bar.label)}" width="100%" '
+        f'height="{height}">' + "".join(parts) + "</svg>"
     )
+
+
+# --------------------------------------------------------------------------- milestones
 
 
 @dataclass(frozen=True)
@@ -259,78 +287,72 @@ class Milestone:
     status: str | None
     days_overdue: int | None
 
+    @property
+    def overdue(self) -> bool:
+        """Past its deadline and not done."""
+        return bool(self.days_overdue and self.days_overdue > 0 and self.done_on is None)
 
-def timeline(
-    items: Sequence[Milestone], *, start: date, end: date, as_of: date, width: int = 900
-) -> Markup:
-    """Milestones on the plan year: deadline, completion, and the overdue stretch in red."""
-    left, right, top, row = 230, 110, 30, 28
-    height = top + row * max(len(items), 1) + 14
-    pw = width - left - right
+
+def _day_pct(d: date, start: date, end: date) -> float:
     days = max((end - start).days, 1)
+    return min(max((d - start).days, 0), days) / days * 100
 
-    def x(d: date) -> float:
-        return left + min(max((d - start).days, 0), days) / days * pw
 
-    parts = []
+def month_marks(start: date, end: date) -> list[tuple[float, str]]:
+    """The first of each month of the plan year (percent of the width) and its number."""
+    marks = []
     for m in range(1, 13):
         d = date(start.year, m, 1)
         if start <= d <= end:
-            parts.append(
-                f'<path class="grid" d="M{_f(x(d))} {top - 6} V{height - 8}" stroke="#d0d7de" '
-                f'stroke-width="0.6"/><text x="{_f(x(d) + 2)}" y="{top - 12}" class="tick">'
-                f"{m}月</text>"
-            )
-    xa = x(as_of)
+            marks.append((round(_day_pct(d, start, end), 2), str(m)))
+    return marks
+
+
+def timeline_row(
+    item: Milestone, *, start: date, end: date, as_of: date, height: int = 26
+) -> Markup:
+    """One milestone's track: its deadline, completion, and the overdue stretch in red."""
+    cy = height / 2
+    parts = [
+        f'<line x1="0" x2="100%" y1="{cy}" y2="{cy}" stroke="#eaeef2" stroke-width="2"/>',
+        *(
+            f'<line class="grid" x1="{p:.2f}%" x2="{p:.2f}%" y1="0" y2="{height}" '
+            f'stroke="#d0d7de" stroke-width="0.6"/>'
+            for p, _ in month_marks(start, end)
+        ),
+    ]
+    xa = _day_pct(as_of, start, end)
     parts.append(
-        f'<path class="asof" d="M{_f(xa)} {top - 6} V{height - 8}" stroke="{TRAJECTORY_COLOUR}" '
-        f'stroke-width="1.5" stroke-dasharray="4 3"/><text x="{_f(xa + 3)}" y="{height - 10}" '
-        f'class="tick asof-label">截至 {as_of.month}月{as_of.day}日</text>'
+        f'<line class="asof" x1="{xa:.2f}%" x2="{xa:.2f}%" y1="0" y2="{height}" '
+        f'stroke="{TRAJECTORY_COLOUR}" stroke-width="1.5" stroke-dasharray="4 3"/>'
     )
     series = 0
-    for i, it in enumerate(items):
-        cy = top + row * i + row / 2
-        colour = status_colour(it.status)
-        overdue = bool(it.days_overdue and it.days_overdue > 0)
+    xd = _day_pct(item.deadline, start, end)
+    late_to = item.done_on or as_of
+    if late_to > item.deadline:
+        series += 1
+        xl = _day_pct(late_to, start, end)
         parts.append(
-            f'<g class="milestone{" overdue" if overdue else ""}" '
-            f'data-target="{escape(it.code)}"><text x="{left - 8}" y="{_f(cy + 4)}" '
-            f'text-anchor="end" class="label"><title>{escape(it.name)}</title>'
-            f"{escape(_short(it.name, 15))}</text>"
-            f'<path d="M{left} {_f(cy)} H{left + pw}" stroke="#eaeef2" stroke-width="1"/>'
+            f'<rect class="series late" x="{xd:.2f}%" y="{cy - 4}" width="{max(xl - xd, 0.4):.2f}%" '
+            f'height="8" fill="{STATUS_COLOURS["严重滞后"]}" fill-opacity="0.45"><title>逾期</title>'
+            f"</rect>"
         )
-        xd = x(it.deadline)
-        late_to = it.done_on or as_of
-        if late_to > it.deadline:
-            series += 1
-            parts.append(
-                f'<path class="series late" d="M{_f(xd)} {_f(cy)} H{_f(x(late_to))}" '
-                f'stroke="{STATUS_COLOURS["严重滞后"]}" stroke-width="6" stroke-opacity="0.45">'
-                f"<title>逾期</title></path>"
-            )
+    series += 1
+    parts.append(
+        f'<svg x="{xd:.2f}%" y="{cy}" overflow="visible"><path class="series deadline" '
+        f'd="M0 -7 L7 0 L0 7 L-7 0 Z" fill="{status_colour(item.status)}" stroke="#24292f" '
+        f'stroke-width="0.6"><title>期限 {item.deadline.isoformat()}</title></path></svg>'
+    )
+    if item.done_on is not None:
         series += 1
         parts.append(
-            f'<path class="series deadline" d="M{_f(xd)} {_f(cy - 7)} L{_f(xd + 7)} {_f(cy)} '
-            f'L{_f(xd)} {_f(cy + 7)} L{_f(xd - 7)} {_f(cy)} Z" fill="{colour}" stroke="#24292f" '
-            f'stroke-width="0.6"><title>期限 {it.deadline.isoformat()}</title></path>'
+            f'<circle class="series done" cx="{_day_pct(item.done_on, start, end):.2f}%" '
+            f'cy="{cy}" r="5" fill="{STATUS_COLOURS["已完成"]}"><title>完成于 '
+            f"{item.done_on.isoformat()}</title></circle>"
         )
-        if it.done_on is not None:
-            series += 1
-            xc = x(it.done_on)
-            parts.append(
-                f'<path class="series done" d="M{_f(xc - 5)} {_f(cy)} a5 5 0 1 0 10 0 '
-                f'a5 5 0 1 0 -10 0" fill="{STATUS_COLOURS["已完成"]}"><title>完成于 '
-                f"{it.done_on.isoformat()}</title></path>"
-            )
-        note = f"逾期 {it.days_overdue} 天" if overdue else (it.status or "")
-        parts.append(
-            f'<text x="{left + pw + 8}" y="{_f(cy + 4)}" class="value" fill="'
-            f'{STATUS_COLOURS["严重滞后"] if overdue else NEUTRAL}">{escape(note)}</text></g>'
-        )
-    if not items:
-        parts.append(f'<text x="{left}" y="{top + 14}" class="empty">暂无节点任务</text>')
     return Markup(
-        f'<svg class="chart timeline" data-series="{series}" role="img" aria-label="节点任务时间轴" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'xmlns="http://www.w3.org/2000/svg">' + "".join(parts) + "</svg>"
+        f'<svg class="chart track{" overdue" if item.overdue else ""}" '
+        f'data-target="{escape(item.code)}" data-series="{series}" role="img" '
+        f'aria-label="{escape(item.name)}：期限 {item.deadline.isoformat()}" width="100%" '
+        f'height="{height}">' + "".join(parts) + "</svg>"
     )

@@ -13,6 +13,7 @@ from kpi.config import Settings
 from kpi.warehouse import connect, sql_file
 
 SQL = Path(__file__).resolve().parent / "sql"
+ROWS_KEPT = 50_000  # rejected rows a report reads (the workbook lists them; Excel stops at 1M)
 
 
 class NoProgressError(LookupError):
@@ -28,11 +29,14 @@ class ReportData:
     progress: list[dict]  # mart.progress rows, as stored
     series: dict[str, list[dict]] = field(default_factory=dict)  # target -> figures by period
     submissions: list[dict] = field(default_factory=list)
-    rejections: list[dict] = field(default_factory=list)
+    rejections: list[dict] = field(default_factory=list)  # newest first, at most ROWS_KEPT
+    rejections_total: int = 0  # all of them
     changes: list[dict] = field(default_factory=list)
     shares: dict[str, dict[int, float]] = field(default_factory=dict)  # target -> month -> share
     computed_at: datetime | None = None
     freshness: datetime | None = None  # latest submission received by the as-of date
+    night: list[dict] = field(default_factory=list)  # the files of the runs for this as-of date
+    runs: list[dict] = field(default_factory=list)  # those runs, latest first
 
 
 def query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> list[dict]:
@@ -73,11 +77,13 @@ def load_report_data(cfg: Settings, catalogue: Catalogue, as_of: date) -> Report
         for row in query(con, "series", {**params, "year": catalogue.plan.year}):
             series.setdefault(row["target_code"], []).append(row)
         submissions = query(con, "submissions", params)
-        rejections = query(con, "rejections", params)
+        rejections = query(con, "rejections", {**params, "limit": ROWS_KEPT})
         changes = (
             query(con, "status_changes", params) if has_table(con, "mart", "status_history") else []
         )
         computed_at = query(con, "computed_at", params)[0]["computed_at"]
+        night = query(con, "night_submissions", params)
+        runs = query(con, "night_runs", params)
         shares: dict[str, dict[int, float]] = {}
         if has_table(con, "mart", "time_profile"):
             for row in query(con, "time_profile", {"plan": plan}):
@@ -90,8 +96,17 @@ def load_report_data(cfg: Settings, catalogue: Catalogue, as_of: date) -> Report
         series=series,
         submissions=submissions,
         rejections=rejections,
+        rejections_total=rejections[0]["total"] if rejections else 0,
         changes=changes,
         shares=shares,
         computed_at=computed_at,
         freshness=freshness,
+        night=night,
+        runs=runs,
     )
+
+
+def night_submissions(cfg: Settings, plan_code: str, as_of: date) -> list[dict]:
+    """The files of the night that judged `as_of` (by run id): the count the report gives."""
+    with connect(cfg) as con:
+        return query(con, "night_submissions", {"plan": plan_code, "as_of": as_of})

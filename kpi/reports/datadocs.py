@@ -1,30 +1,62 @@
-"""Great Expectations Data Docs of every submission's validation, built into the report folder.
+"""Validation pages ("Data Docs") of every submission: plain HTML that opens offline.
 
-Ingestion validates with an ephemeral GX context, so its results do not outlive the run; what
-stays is the warehouse (raw.submissions, staged.rejections). This module keeps a GX file context
-per plan under `cfg.reports/gx/<plan>`: for each submission it stores the real GX result when
-ingestion handed one over (`store_validation_result`), otherwise one rebuilt from the warehouse
-rows, and builds the static site with `context.build_data_docs` into `<out_dir>/data_docs`.
-GX does not escape submitted values in its pages, so every text is HTML-escaped before storing.
+Great Expectations' own Data Docs load Bootstrap, jQuery, Font Awesome and Vega from CDNs and a
+logo from S3 (with the context's id in its address); offline their index is blank and a page
+waits seconds for those addresses. These pages are written from what the warehouse recorded of
+each file (raw.submissions, staged.rejections) and, when ingestion handed one over, the file's
+full GX validation result (`store_validation_result`). Each page is one self-contained file with
+no external address; the index lists every file. Every submitted text is escaped (Jinja).
 """
 
 from __future__ import annotations
 
-import html
+import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from kpi import clock
 from kpi.config import Settings
+from kpi.reports import view
 from kpi.reports.data import has_table, query
 from kpi.warehouse import connect
 
-SUITE = "submission_checks"  # suite name of results rebuilt from the warehouse (ASCII: a folder)
-SITE = "kpi_reports"
-SAMPLE = 20  # values listed per rule on a page; the warehouse and workbook keep them all
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SAMPLE = 20  # values listed per rule on a page; the warehouse and the workbook keep them all
+VALUE_CHARS = 200  # a submitted value is cut here on a page
+MAX_RESULT_BYTES = 5_000_000  # a stored GX result larger than this is not read back
+# Folders an older build (GX's SiteBuilder) left in a site: they reference CDNs, so they go.
+GX_LEFTOVERS = ("validations", "expectations", "static")
+EXPECTATION_ZH = {
+    "expect_column_values_to_not_be_null": "不得为空",
+    "expect_column_values_to_be_null": "应为空",
+    "expect_column_values_to_be_between": "取值在范围内",
+    "expect_column_values_to_be_in_set": "取值在允许范围内",
+    "expect_column_values_to_not_be_in_set": "取值不在禁止范围内",
+    "expect_column_values_to_match_regex": "符合规定格式",
+    "expect_column_values_to_not_match_regex": "不含禁止的内容",
+    "expect_column_values_to_be_unique": "取值不重复",
+    "expect_compound_columns_to_be_unique": "组合取值不重复",
+    "expect_column_pair_values_to_be_equal": "两列取值一致",
+    "expect_column_values_to_be_of_type": "类型正确",
+    "expect_column_to_exist": "列存在",
+    "expect_table_columns_to_match_set": "表头包含必填列",
+    "expect_table_row_count_to_be_between": "行数在范围内",
+}
+KWARG_ZH = {
+    "column": "列",
+    "column_A": "列",
+    "column_B": "对照列",
+    "min_value": "下限",
+    "max_value": "上限",
+    "value_set": "允许值",
+    "regex": "格式",
+    "column_set": "列",
+}
 
 
 @dataclass(frozen=True)
@@ -35,64 +67,26 @@ class DataDocs:
     pages: dict[str, Path]  # submission_id -> validation page
 
 
-def gx_project(cfg: Settings, plan_code: str) -> Path:
-    """The folder of a plan's GX file context (it holds `gx/`)."""
-    return cfg.reports / "gx" / plan_code
-
-
 def batch_id(submission_id: str) -> str:
-    """The GX batch identifier of a submission (a page name: short, stable)."""
+    """A submission's page name: short and stable."""
     return submission_id[:16]
 
 
-def _context(cfg: Settings, plan_code: str):
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    root = gx_project(cfg, plan_code)
-    root.mkdir(parents=True, exist_ok=True)
-    ctx = gx.get_context(mode="file", project_root_dir=root)
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return ctx
+def results_dir(cfg: Settings, plan_code: str) -> Path:
+    """Where GX results handed over by ingestion are kept (outside the published reports)."""
+    return cfg.home / "validations" / plan_code
 
 
-def _identifier(suite: str, run_name: str, run_time: datetime, batch: str):
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
-    return ValidationResultIdentifier(
-        expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite),
-        run_id=RunIdentifier(run_name=run_name, run_time=run_time),
-        batch_identifier=batch,
-    )
-
-
-def _batch_meta(file_name: str, run_name: str, run_time: datetime) -> dict:
-    """What a Data Docs page shows as the data asset and the run (the file as submitted)."""
-    asset = html.escape(file_name)
-    return {
-        "active_batch_definition": {
-            "datasource_name": "submissions",
-            "data_asset_name": asset,
-            "batch_definition_name": "whole_file",
-        },
-        "batch_spec": {"data_asset_name": asset},
-        "run_id": {"run_name": html.escape(run_name), "run_time": run_time.isoformat()},
-    }
-
-
-def _escaped(value):
-    """Every string inside a JSON-like value, HTML-escaped (keys included)."""
-    if isinstance(value, str):
-        return html.escape(value)
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, dict):
-        return {_escaped(k): _escaped(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_escaped(v) for v in value]
-    return value
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
 
 
 def store_validation_result(
@@ -104,206 +98,193 @@ def store_validation_result(
     file_name: str,
     run_name: str = "ingest",
     run_time: datetime | None = None,
-) -> None:
-    """Keep one submission's GX validation result (from any context) for the Data Docs."""
-    from great_expectations.core import ExpectationSuiteValidationResult
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationValidationResult,
-    )
-    from great_expectations.expectations.expectation_configuration import (
-        ExpectationConfiguration,
-    )
-
-    doc = result.to_json_dict()
-    evrs = []
-    for r in doc.get("results", []):
-        conf = r.get("expectation_config") or {}
-        evrs.append(
-            ExpectationValidationResult(
-                success=r.get("success"),
-                result=_escaped(r.get("result") or {}),
-                exception_info=r.get("exception_info"),
-                meta=_escaped(r.get("meta") or {}),
-                expectation_config=ExpectationConfiguration(
-                    type=conf["type"],
-                    kwargs=_escaped(conf.get("kwargs") or {}),
-                    meta=_escaped(conf.get("meta") or {}),
-                ),
-            )
-        )
-    run_time = run_time or clock.local_now()
-    meta = {**_escaped(doc.get("meta") or {}), **_batch_meta(file_name, run_name, run_time)}
-    clean = ExpectationSuiteValidationResult(
-        success=bool(doc.get("success")),
-        results=evrs,
-        suite_name=doc.get("suite_name") or SUITE,
-        statistics=doc.get("statistics") or {},
-        meta=meta,
-    )
-    key = _identifier(clean.suite_name, run_name, run_time, batch_id(submission_id))
-    _context(cfg, plan_code).validation_results_store.set(key, clean)
-
-
-def _where(rows: list[dict]) -> str:
-    spots = [
-        f"{r['sheet'] or ''} 第{r['row_number']}行".strip()
-        for r in rows
-        if r.get("row_number") is not None
-    ]
-    if not spots:
-        return "（整个文件）"
-    more = f" 等 {len(spots)} 处" if len(spots) > SAMPLE else ""
-    return "（" + "、".join(spots[:SAMPLE]) + more + "）"
-
-
-def _unexpected(hits: list[dict], values: list[str], n_rows: int) -> dict:
-    rows = {(h.get("sheet"), h.get("row_number")) for h in hits if h.get("row_number") is not None}
-    if not rows or not n_rows:
-        return {}  # the whole file: GX's row statistics would be meaningless
-    return {
-        "element_count": n_rows,
-        "unexpected_count": len(rows),
-        "unexpected_percent": min(100.0, 100.0 * len(rows) / n_rows),
-        "partial_unexpected_list": _escaped(values[:SAMPLE]),
+) -> Path:
+    """Keep one submission's GX validation result (a GX result object or its dict) for its page."""
+    doc = result.to_json_dict() if hasattr(result, "to_json_dict") else dict(result)
+    record = {
+        "file_name": file_name,
+        "run_name": run_name,
+        "run_time": (run_time or clock.local_now(cfg.tz)).isoformat(),
+        "result": _jsonable(doc),
     }
+    folder = results_dir(cfg, plan_code)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{batch_id(submission_id)}.json"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
-def derived_result(submission: dict, rows: list[dict]):
-    """A GX suite result for one submission, rebuilt from what the warehouse recorded of it."""
-    from great_expectations.core import ExpectationSuiteValidationResult
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationValidationResult,
-    )
-    from great_expectations.expectations.expectation_configuration import (
-        ExpectationConfiguration,
-    )
+def _cut(value) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
-    import kpi.reports.gx_rules  # noqa: F401 - registers the rule type before rendering
 
+def _kwargs_zh(kwargs: dict) -> str:
+    parts = []
+    for key, label in KWARG_ZH.items():
+        if key in kwargs and kwargs[key] not in (None, "", []):
+            v = kwargs[key]
+            shown = "、".join(_cut(x) for x in v[:SAMPLE]) if isinstance(v, list) else _cut(v)
+            parts.append(f"{label}：{shown}")
+    return "；".join(parts)
+
+
+def gx_checks(record: dict | None) -> list[dict]:
+    """The expectations of a stored GX result, as rows a person reads."""
+    if not record:
+        return []
+    out = []
+    for r in (record.get("result") or {}).get("results") or []:
+        conf = r.get("expectation_config") or {}
+        kind = str(conf.get("type") or conf.get("expectation_type") or "")
+        res = r.get("result") or {}
+        values = res.get("partial_unexpected_list") or []
+        out.append(
+            {
+                "rule": EXPECTATION_ZH.get(kind, kind or "（未知规则）"),
+                "code": kind,
+                "args": _kwargs_zh(conf.get("kwargs") or {}),
+                "success": bool(r.get("success")),
+                "unexpected": res.get("unexpected_count"),
+                "checked": res.get("element_count"),
+                "values": [_cut(v) for v in values[:SAMPLE]],
+            }
+        )
+    return out
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_RESULT_BYTES:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def rule_groups(rows: list[dict]) -> list[dict]:
+    """A file's recorded rejections grouped by rule and column: the reason and where."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
-        groups[(r["expectation"] or "rule", r["column_name"] or "", r["severity"])].append(r)
-    if submission["status"] == "rejected" and not groups:
-        groups[("file_readable", "", "critical")] = [
-            {"reason_zh": submission["reason_zh"] or "文件无法读取", "row_number": None}
+        groups[
+            (r["severity"] != "critical", r["column_name"] or "", r["expectation"] or "")
+        ].append(r)
+    out = []
+    for (_, column, rule), hits in sorted(groups.items()):
+        total = max(len(hits), max(int(h.get("group_count") or 0) for h in hits))
+        where = [
+            f"{(h['sheet'] or '')} 第{h['row_number']}行".strip()
+            for h in hits
+            if h.get("row_number") is not None
         ]
-    n_rows = submission["n_rows"] or 0
-    results = []
-    for (rule, column, severity), hits in sorted(groups.items()):
-        reasons = list(dict.fromkeys(h["reason_zh"] for h in hits if h.get("reason_zh")))
-        values = [h.get("value_raw") for h in hits if h.get("value_raw") is not None]
-        kwargs = {
-            "rule": rule,
-            "reason": "；".join(reasons),
-            "column_name": column,
-            "severity": severity,
-            "where": _where(hits),
-        }
-        results.append(
-            ExpectationValidationResult(
-                success=False,
-                expectation_config=ExpectationConfiguration(
-                    type="expect_submission_to_pass_rule",
-                    kwargs=_escaped(kwargs),
-                    meta={"severity": severity},
-                ),
-                result=_unexpected(hits, values, n_rows),
-            )
+        out.append(
+            {
+                "severity_zh": view.SEVERITY_ZH.get(hits[0]["severity"], hits[0]["severity"]),
+                "critical": hits[0]["severity"] == "critical",
+                "column": column,
+                "rule": rule,
+                "count": total,
+                "where": ("、".join(where[:SAMPLE]) + (f" 等 {total} 处" if total > SAMPLE else ""))
+                if where
+                else "整个文件",
+                "rows": [
+                    {
+                        **h,
+                        "value": _cut(h.get("value_raw")),
+                        "reason": view.strip_file_prefix(
+                            h["reason_zh"], h["file_name"], h.get("sheet")
+                        ),
+                    }
+                    for h in hits[:SAMPLE]
+                ],
+            }
         )
-    if not results:
-        results.append(
-            ExpectationValidationResult(
-                success=True,
-                expectation_config=ExpectationConfiguration(
-                    type="expect_submission_to_pass_rule",
-                    kwargs={
-                        "rule": "all_rules",
-                        "reason": f"全部校验规则通过，共 {n_rows} 行",
-                        "severity": "info",
-                    },
-                ),
-                result={"element_count": n_rows, "unexpected_count": 0},
-            )
-        )
-    ok = sum(r.success for r in results)
-    return ExpectationSuiteValidationResult(
-        success=ok == len(results),
-        results=results,
-        suite_name=SUITE,
-        statistics={
-            "evaluated_expectations": len(results),
-            "successful_expectations": ok,
-            "unsuccessful_expectations": len(results) - ok,
-            "success_percent": 100.0 * ok / len(results),
-        },
-        meta={
-            **_batch_meta(
-                submission["file_name"],
-                submission["run_id"] or "ingest",
-                submission["ingested_at"],
-            ),
-            "submission_id": submission["submission_id"],
-            "source": "warehouse: raw.submissions, staged.rejections",
-        },
+    return out
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+    env.globals["stamp"] = view.stamp
+    return env
 
 
-def _site_config(site_dir: Path) -> dict:
-    return {
-        "class_name": "SiteBuilder",
-        "show_how_to_buttons": False,
-        "store_backend": {
-            "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": str(site_dir.resolve()),
-        },
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    }
+def _write(path: Path, text: str) -> None:
+    """Write a page only when it changed (a night rewrites hundreds of unchanged pages)."""
+    data = text.encode("utf-8")
+    if path.is_file() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
-def _path_of(url: str) -> Path:
-    return Path(unquote(urlparse(url).path))
+def _clear_leftovers(site_dir: Path) -> None:
+    import shutil
+
+    for name in GX_LEFTOVERS:
+        shutil.rmtree(site_dir / name, ignore_errors=True)
 
 
-def build_data_docs(cfg: Settings, plan_code: str, as_of: date, site_dir: Path) -> DataDocs | None:
-    """Build the Data Docs site of a plan's submissions into `site_dir` (None if there are none)."""
-    params = {"plan": plan_code, "as_of": as_of}
+def build_data_docs(
+    cfg: Settings, plan_code: str, site_dir: Path, *, plan_name: str = ""
+) -> DataDocs | None:
+    """Write a page per submission of the plan and an index listing them (None if none yet)."""
     with connect(cfg) as con:
         if not has_table(con, "raw", "submissions"):
             return None
-        submissions = query(con, "submissions", params)
-        rejections = query(con, "rejections", params)
-    stored_dir = gx_project(cfg, plan_code) / "gx" / "uncommitted" / "validations"
-    if not submissions and not stored_dir.exists():
+        submissions = query(con, "all_submissions", {"plan": plan_code})
+        rejections = query(con, "all_rejections", {"plan": plan_code, "sample": SAMPLE})
+    if not submissions:
         return None
-    import kpi.reports.gx_rules  # noqa: F401 - registers the rule type before rendering
-
-    ctx = _context(cfg, plan_code)
-    store = ctx.validation_results_store
-    stored: dict[str, object] = {}
-    for key in store.list_keys():
-        # a real GX result handed over by ingestion wins over one rebuilt from the warehouse
-        if key.batch_identifier not in stored or key.expectation_suite_identifier.name != SUITE:
-            stored[key.batch_identifier] = key
-    by_submission: dict[str, list[dict]] = defaultdict(list)
+    by_sub: dict[str, list[dict]] = defaultdict(list)
     for r in rejections:
-        by_submission[r["submission_id"]].append(r)
-    keys = {}
+        by_sub[r["submission_id"]].append(r)
+    stored = results_dir(cfg, plan_code)
+    env = _env()
+    page_tpl, index_tpl = (
+        env.get_template("datadoc.html.j2"),
+        env.get_template("datadocs_index.html.j2"),
+    )
+    site_dir.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(site_dir)
+    pages: dict[str, Path] = {}
+    listed = []
     for s in submissions:
-        key = stored.get(batch_id(s["submission_id"]))
-        if key is None:
-            key = _identifier(
-                SUITE, s["run_id"] or "ingest", s["ingested_at"], batch_id(s["submission_id"])
-            )
-            store.set(key, derived_result(s, by_submission[s["submission_id"]]))
-        keys[s["submission_id"]] = key
-    if SITE in ctx.list_data_docs_sites():
-        ctx.update_data_docs_site(SITE, _site_config(site_dir))
-    else:
-        ctx.add_data_docs_site(SITE, _site_config(site_dir))
-    built = ctx.build_data_docs(site_names=[SITE])
-    pages = {}
-    for sid, key in keys.items():
-        urls = ctx.get_docs_sites_urls(resource_identifier=key, site_name=SITE)
-        if urls and urls[0].get("site_url"):
-            pages[sid] = _path_of(urls[0]["site_url"])
-    return DataDocs(index=_path_of(built[SITE]), pages=pages)
+        rows = by_sub.get(s["submission_id"], [])
+        record = _read_record(stored / f"{batch_id(s['submission_id'])}.json")
+        info = {
+            **s,
+            "department_zh": s.get("department_zh") or "未识别单位",
+            "status_zh": view.SUBMISSION_STATUS_ZH.get(s["status"], s["status"]),
+            "reason": view.file_reason(s, rows),
+            "page": f"files/{batch_id(s['submission_id'])}.html",
+        }
+        path = site_dir / info["page"]
+        _write(
+            path,
+            page_tpl.render(
+                plan_code=plan_code,
+                plan_name=plan_name,
+                s=info,
+                groups=rule_groups(rows),
+                gx=gx_checks(record),
+                gx_run=(record or {}).get("run_time"),
+            ),
+        )
+        pages[s["submission_id"]] = path
+        listed.append(info)
+    index = site_dir / "index.html"
+    _write(
+        index,
+        index_tpl.render(plan_code=plan_code, plan_name=plan_name, files=listed),
+    )
+    return DataDocs(index=index, pages=pages)

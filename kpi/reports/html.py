@@ -44,14 +44,18 @@ def render_html(
     data: ReportData,
     *,
     generated_at: datetime,
-    data_docs_href: str | None = None,
     doc_pages: dict[str, str] | None = None,
+    docs_index: str | None = None,
 ) -> str:
-    """The report as one HTML document; every submitted or catalogue text is escaped."""
+    """The report as one HTML document; every submitted or catalogue text is escaped.
+
+    `doc_pages` maps a submission id to the address of its validation page and `docs_index` is
+    the pages' index, both relative to where this page is written.
+    """
     table = view.rows(data)
-    growth_svg, _ = view.growth_chart(table, data)
-    timeline_svg, items, qualitative = view.milestones(data, table)
     plan = data.catalogue.plan
+    overview = view.overview(data, table)
+    line_charts = view.line_charts(data, table)
     return (
         _env()
         .get_template("report.html.j2")
@@ -62,18 +66,20 @@ def render_html(
             computed_at=view.stamp(data.computed_at),
             generated_at=view.stamp(generated_at),
             colours=STATUS_COLOURS,
-            overview=view.overview(data, table),
+            attention=view.attention(table),
+            overview=overview,
+            departments=sorted(overview["lines"], key=lambda line: line["cat"]),
             headline=[r for r in table if r["headline"]],
             changes=view.changes(data, table),
-            line_charts=view.line_charts(data, table),
-            growth_svg=growth_svg,
-            timeline_svg=timeline_svg,
-            overdue=[m for m in items if m.days_overdue and m.days_overdue > 0],
-            qualitative=qualitative,
+            line_charts=line_charts,
+            trajectory_counts=view.status_counts(line_charts),
+            growth=view.growth(data, table),
+            milestones=view.milestones(data, table),
             data=view.data_status(data, table),
             table=table,
-            data_docs_href=data_docs_href,
+            detail_counts=view.status_counts(table),
             doc_pages=doc_pages or {},
+            docs_index=docs_index,
             figures_json=figures_json(data, table),
         )
     )

@@ -92,11 +92,19 @@ def many_targets(n: int) -> list[dict]:
     ]
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on (for now)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _fakes():
+    """tests/faults/fakes.py (loopback servers on port 0), loaded by path."""
+    spec = importlib.util.spec_from_file_location(
+        "kpi_alerts_fakes", ROOT / "tests" / "faults" / "fakes.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FAKES = _fakes()
+bound_socket = FAKES.bound_socket  # bound, not listening: connections are refused until used
+LoopbackSMTP = FAKES.LoopbackSMTP  # aiosmtpd on port 0 (or on a bound socket)
 
 
 class FakeWeCom:
@@ -106,7 +114,7 @@ class FakeWeCom:
     `accepted` holds the JSON bodies it answered with errcode 0 (what reached the group).
     """
 
-    def __init__(self, port: int = 0):
+    def __init__(self, sock: socket.socket | None = None):
         self.script: deque = deque()
         self.accepted: list[dict] = []
         self.requests: list[dict] = []
@@ -144,10 +152,18 @@ class FakeWeCom:
                 except OSError:
                     pass  # the client gave up (hung server case)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        if sock is None:
+            self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        else:  # a socket bound earlier (connections refused until now): no port is guessed
+            self.server = ThreadingHTTPServer(sock.getsockname(), Handler, bind_and_activate=False)
+            self.server.socket.close()
+            self.server.socket = sock
+            self.server.server_activate()
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:

@@ -12,8 +12,8 @@ from alerts_support import (
     PROGRESS_COLUMNS,
     SHARED,
     FakeWeCom,
+    LoopbackSMTP,
     SmtpSink,
-    free_port,
     progress_row,
 )
 
@@ -87,7 +87,6 @@ def wecom():
 @pytest.fixture
 def smtp(monkeypatch):
     """A real SMTP server on loopback requiring AUTH (user kpi, password from the environment)."""
-    from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
 
     password = "smtp-Secret-Pa55:w/@rd"
@@ -95,19 +94,12 @@ def smtp(monkeypatch):
 
     def authenticate(server, session, envelope, mechanism, auth_data):
         ok = auth_data.login == b"kpi" and auth_data.password == password.encode()
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # handled=False: a refusal is answered 535
 
     sink = SmtpSink()
-    port = free_port()
-    controller = Controller(
-        sink,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=authenticate,
-        auth_require_tls=False,
-    )
+    controller = LoopbackSMTP(sink, authenticator=authenticate, auth_require_tls=False)
     controller.start()
-    sink.port = port
+    sink.port = controller.port
     sink.password = password
     yield sink
     controller.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -32,20 +33,68 @@ def test_the_example_configuration_holds_no_secret_only_environment_references()
 
 def test_the_example_routes_departments_leaders_and_the_supervision_office(tmp_path):
     router = load_router(EXAMPLE, tmp_path, env=EXAMPLE_ENV)
-    assert [c.id for c in router.channels("dept-fgw")] == [
-        "dept-fgw|kpiwecom://qyapi.weixin.qq.com#1",
-        "dept-fgw|mailtos://smtp.example.gov.cn:465#1",
+    fgw = router.channels("dept-fgw")
+    assert [(c.kind, c.host) for c in fgw] == [
+        ("wecom", "qyapi.weixin.qq.com"),
+        ("email", "smtp.example.gov.cn:465"),
     ]
     assert [c.kind for c in router.channels("leaders")] == ["wecom", "email"]
-    assert [c.id for c in router.channels("dcj")] == ["dcj|kpiwecom://qyapi.weixin.qq.com#1"]
+    (dcj,) = router.channels("dcj")
+    assert dcj.tags == ("dcj", "leaders")
     smtp = router.channels("leaders")[1].service
     assert smtp.password == "p@ss:w/rd-example"  # percent-encoded in the URL, decoded by apprise
+
+
+def test_one_robot_behind_two_tags_is_one_channel_for_a_message_to_both(tmp_path):
+    router = load_router(EXAMPLE, tmp_path, env=EXAMPLE_ENV)
+    both = router.channels(["leaders", "dcj"])
+    assert [c.kind for c in both] == ["wecom", "email"]  # the dcj/leaders robot once
+    assert both[0].id == router.channels("dcj")[0].id
+
+
+def test_the_same_robot_listed_twice_is_still_one_channel(tmp_path):
+    doc = (
+        "urls:\n"
+        "  - kpiwecom://{{K}}:\n      - tag: dept-fgw\n"
+        "  - kpiwecom://{{K}}:\n      - tag: dcj\n        mention: zhangsan\n"
+    )
+    (tmp_path / "a.yml").write_text(doc, encoding="utf-8")
+    router = load_router(tmp_path / "a.yml", tmp_path, env={"K": "robot-key-0001"})
+    (channel,) = router.channels(["dept-fgw", "dcj"])
+    assert channel.tags == ("dept-fgw", "dcj") and channel.mention
+
+
+def test_channel_ids_name_scheme_and_host_never_the_key_and_do_not_depend_on_it(tmp_path):
+    first = load_router(EXAMPLE, tmp_path, env=EXAMPLE_ENV)
+    other = dict(EXAMPLE_ENV, KPI_WECOM_KEY_FGW="a-different-key-0000")
+    second = load_router(EXAMPLE, tmp_path, env=other)
+    ids = [c.id for c in first.all]
+    assert ids == [c.id for c in second.all]  # named from the file as written
+    assert all(re.fullmatch(r"(kpiwecom|mailtos)://[\w.:-]+#[0-9a-f]{8}", i) for i in ids)
+    assert not any(v in " ".join(ids) for v in EXAMPLE_ENV.values() if len(v) > 4)
+
+
+def test_a_missing_variable_breaks_only_its_own_channel(tmp_path):
+    env = {k: v for k, v in EXAMPLE_ENV.items() if k != "KPI_WECOM_KEY_TJJ"}
+    router = load_router(EXAMPLE, tmp_path, env=env)
+    (broken,) = router.broken
+    assert broken.tags == ("dept-tjj",) and broken.service is None
+    assert "KPI_WECOM_KEY_TJJ" in broken.error
+    assert all(c.service is not None for c in router.channels("dept-fgw"))
+    assert router.channels("dept-tjj") == [broken]  # failed, never silently moved to sinks
+
+
+def test_mentions_are_known_per_robot(tmp_path):
+    doc = "urls:\n  - kpiwecom://K1:\n      - tag: a\n        mention: x\n  - kpiwecom://K2:\n      - tag: b\n"
+    (tmp_path / "a.yml").write_text(doc, encoding="utf-8")
+    router = load_router(tmp_path / "a.yml", tmp_path, env={})
+    assert [c.mention for c in router.all] == [True, False]
 
 
 def test_a_tag_without_a_service_falls_back_to_local_sinks(tmp_path, caplog):
     router = load_router(EXAMPLE, tmp_path, env=EXAMPLE_ENV)
     chans = router.channels("dept-zjj")
-    assert [c.id for c in chans] == ["dept-zjj|kpisink://wecom#1", "dept-zjj|kpisink://email#1"]
+    assert [c.id for c in chans] == ["kpisink://wecom/dept-zjj", "kpisink://email/dept-zjj"]
     assert "no apprise service is tagged dept-zjj" in caplog.text
 
 

@@ -56,14 +56,15 @@ def test_alerts_json_shows_open_alerts_with_each_delivery_state(kpi, raised):
     assert kinds == {"dept_alert", "digest"}
     deliveries = [d for m in first["messages"] for d in m["deliveries"]]
     assert deliveries and all(d["state"] == "delivered" for d in deliveries)
-    assert {d["channel"] for d in deliveries} >= {"dept-fgw|kpisink://wecom#1"}
+    assert {d["channel"] for d in deliveries} >= {"kpisink://wecom/dept-fgw"}
     assert data["undelivered"] == []
 
 
 def test_undelivered_messages_are_listed_until_they_go_out(kpi, raised):
     data = json.loads(kpi("alerts", "--json").output)
     assert {m["state"] for m in data["undelivered"]} == {"pending"}
-    assert len(data["undelivered"]) == 4
+    # 2 department alerts and one digest to leaders and dcj together
+    assert len(data["undelivered"]) == 3
 
 
 def test_ack_feedback_and_close_record_the_13710_workflow(kpi, raised):
@@ -98,3 +99,100 @@ def test_the_alerts_table_has_chinese_headers(kpi, raised, monkeypatch):
 def test_deliver_json_reports_what_was_sent(kpi, raised):
     data = json.loads(kpi("deliver", "--json").output)
     assert data["sent"] == 8 and data["failed"] == 0
+
+
+def test_misuse_is_refused_in_chinese_with_a_nonzero_exit_and_nothing_logged(kpi, raised, cfg):
+    from kpi.warehouse import connect
+
+    def n_events() -> int:
+        with connect(cfg) as con:
+            return con.execute("select count(*) from alerts.events").fetchone()[0]
+
+    assert kpi("close", "1").exit_code == 0
+    before = n_events()
+    for args, words in [
+        (("ack", "1", "--note", "已收到"), "不能再确认"),
+        (("close", "1"), "不能再销号"),
+        (("feedback", "2", "--text", "   "), "反馈内容不能为空"),
+        (("ack", "2", "--note", ""), "确认说明不能为空"),
+    ]:
+        result = kpi(*args)
+        assert result.exit_code != 0 and words in result.output, (args, result.output)
+    assert n_events() == before
+
+
+def test_a_writer_waits_for_the_run_lock_then_says_so_in_chinese(kpi, raised, cfg, monkeypatch):
+    from kpi.warehouse import pipeline_lock
+
+    monkeypatch.setenv("KPI_LOCK_WAIT_SECONDS", "1")
+    settings.cache_clear()
+    with pipeline_lock(cfg):
+        result = kpi("ack", "1", "--note", "已收到")
+    assert result.exit_code == 1
+    assert "等待其结束（最多 1 秒）" in result.output
+    assert "已等待 1 秒，另一运行仍在使用数据仓库，请稍后再试" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_alerts_all_lists_every_message_receipts_and_notices_included(kpi, raised, cfg):
+    from kpi.warehouse import connect
+
+    receipt = json.dumps(
+        {
+            "rejected": [
+                {"sheet": "Sheet1", "row": 5, "column": "数值", "value": "x", "reason": "不是数字"}
+            ]
+        }
+    )
+    with connect(cfg) as con:
+        con.execute(
+            "insert into raw.submissions (submission_id, plan_code, department_code, file_name,"
+            " archive_path, size_bytes, received_at, ingested_at, status, n_rows, n_accepted,"
+            " n_rejected, receipt) values ('s1', 'tiny-2023', 'fgw', '发改委.xlsx', 'a', 1,"
+            " '2023-07-15 09:00', '2023-07-15 09:00', 'partial', 2, 1, 1, ?)",
+            [receipt],
+        )
+    tiny = load_tiny(cfg)
+    raise_alerts(cfg, tiny, AS_OF, datetime(2023, 7, 15, 10, 5, tzinfo=cfg.tz))
+    assert kpi("deliver").exit_code == 0
+    data = json.loads(kpi("alerts", "--json").output)
+    assert "messages" not in data  # without --all: open alerts and what is not delivered
+    everything = json.loads(kpi("alerts", "--json", "--all").output)
+    kinds = {m["kind"]: m for m in everything["messages"]}
+    assert set(kinds) == {"dept_alert", "digest", "receipt"}
+    assert kinds["receipt"]["state"] == "delivered" and kinds["receipt"]["deliveries"]
+    assert kinds["digest"]["routes"] == ["leaders", "dcj"]
+    text = kpi("alerts", "--all").output
+    assert "报送回执" in text and "日报" in text
+
+
+def load_tiny(cfg):
+    from kpi.catalogue import load_catalogue
+
+    return load_catalogue(next((cfg.home.parent / "catalogue").glob("tiny-2023.yaml")))
+
+
+def test_ages_count_from_the_clock_given_to_kpi(raised, cfg, monkeypatch):
+    from kpi.cli import main
+
+    monkeypatch.setenv("KPI_HOME", str(cfg.home))
+    settings.cache_clear()
+    runner = CliRunner()
+    for now, days in (("2023-07-16T09:00", 1), ("2023-07-20", 5)):
+        out = runner.invoke(main, ["--plan", "tiny-2023", "--now", now, "alerts", "--json"])
+        assert out.exit_code == 0, out.output
+        assert [e["days_open"] for e in json.loads(out.output)["episodes"]] == [days, days]
+    settings.cache_clear()
+
+
+def test_deliver_exits_nonzero_naming_a_channel_that_cannot_be_used(kpi, raised, cfg, monkeypatch):
+    path = cfg.home / "apprise.yml"
+    path.write_text(
+        "urls:\n  - kpiwecom://{{KPI_WECOM_KEY_UNSET}}:\n      - tag: dept-fgw\n", "utf-8"
+    )
+    monkeypatch.delenv("KPI_WECOM_KEY_UNSET", raising=False)
+    monkeypatch.setenv("KPI_APPRISE_CONFIG", str(path))
+    settings.cache_clear()
+    result = kpi("deliver")
+    assert result.exit_code == 1 and "KPI_WECOM_KEY_UNSET" in result.output
+    assert "已发送 6，失败 1" in result.output  # everything else went to the local sinks

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 
 import apprise
 import pytest
-from alerts_support import FakeWeCom, SmtpSink, free_port, many_targets
+from alerts_support import FakeWeCom, LoopbackSMTP, SmtpSink, bound_socket, many_targets
 
-from kpi.alerts import deliver, raise_alerts
+from kpi.alerts import deliver, failed_state, raise_alerts, render
 from kpi.alerts.plugins import CURRENT, RateLimiter, SendContext
 from kpi.alerts.render import MARKDOWN_MAX_BYTES, nbytes
 from kpi.warehouse import connect
@@ -32,7 +32,7 @@ def at(cfg, hh=10, mm=0, day=15) -> datetime:
 
 def robot(port: int, tags: str, **tokens) -> tuple[str, dict]:
     url = f"kpiwecom://127.0.0.1:{port}/{{{{KPI_WECOM_KEY}}}}"
-    return url, {"tag": tags, "tls": "no", "timeout": 0.5, **tokens}
+    return url, {"tag": tags, "tls": "no", "timeout": 1.0, **tokens}
 
 
 def mailbox(smtp, to: str, tags: str) -> tuple[str, dict]:
@@ -126,8 +126,9 @@ def test_a_failed_delivery_is_retried_on_a_later_run_and_arrives_exactly_once(
     scenario, cfg, tiny_catalogue, put_progress, with_apprise
 ):
     action, outcome = SCENARIOS[scenario]
-    port = free_port()
-    server = None if action is None else FakeWeCom(port)
+    sock = bound_socket()  # refused until a server listens on it
+    port = sock.getsockname()[1]
+    server = None if action is None else FakeWeCom(sock)
     try:
         if server:
             server.script.append(tuple(action))
@@ -147,7 +148,7 @@ def test_a_failed_delivery_is_retried_on_a_later_run_and_arrives_exactly_once(
         assert early["deferred"] == 1 and early["sent"] == 0
 
         if server is None:  # the robot comes back
-            server = FakeWeCom(port)
+            server = FakeWeCom(sock)
         later = deliver(cfg, at(cfg, 10, 6))
         assert later["sent"] == 1 and later["failed"] == 0
         assert deliver(cfg, at(cfg, 10, 30))["sent"] == 0
@@ -183,7 +184,7 @@ def test_messages_of_the_night_run_wait_for_the_morning(
     cfg = with_apprise([robot(wecom.port, "dept-fgw")])
     lagging(cfg, tiny_catalogue, put_progress, now=at(cfg, 2))
     night = deliver(cfg, at(cfg, 2, 5))
-    assert night["sent"] == 0 and night["held"] == 3
+    assert night["sent"] == 0 and night["held"] == 2  # the department alert, the digest
     assert wecom.requests == []
     assert deliver(cfg, at(cfg, 8, 0))["sent"] == 5  # 1 to the robot, 4 to local sinks
     assert len(wecom.accepted) == 1
@@ -204,7 +205,9 @@ def test_the_injected_rate_limiter_paces_sends_to_one_robot(
 
     limiter = RateLimiter(limit=3, window=60, clock=lambda: clock[0], sleep=sleep)
     result = deliver(cfg, at(cfg), limiter=limiter)
-    assert result["failed"] == 0 and len(wecom.accepted) >= 6
+    # The digest's parts, once each although both of the robot's tags lead to the digest.
+    parts = [b["markdown"]["content"] for b in wecom.accepted]
+    assert result["failed"] == 0 and len(parts) >= 5 and len(set(parts)) == len(parts)
     assert len(waits) == (len(wecom.accepted) - 1) // 3
     assert all(w == 60 for w in waits)
 
@@ -286,16 +289,35 @@ def test_no_secret_appears_in_logs_the_warehouse_or_any_message(
     assert "kpiwecom://127.0.0.1" in places["warehouse"]  # channels are named by host
 
 
-def test_a_missing_environment_variable_stops_delivery_by_name_without_aborting(
-    cfg, tiny_catalogue, put_progress, with_apprise, monkeypatch
+def test_a_missing_secret_fails_only_its_own_channel_and_is_sent_once_it_is_set(
+    cfg, tiny_catalogue, put_progress, wecom, with_apprise, monkeypatch
 ):
-    monkeypatch.delenv("KPI_WECOM_KEY")
-    cfg = with_apprise([robot(free_port(), "dept-fgw")])
+    monkeypatch.delenv("KPI_WECOM_KEY_FGW", raising=False)
+    fgw = f"kpiwecom://127.0.0.1:{wecom.port}/{{{{KPI_WECOM_KEY_FGW}}}}"
+    cfg = with_apprise(
+        [
+            (fgw, {"tag": "dept-fgw", "tls": "no", "timeout": 0.5}),
+            robot(wecom.port, "leaders, dcj"),
+        ]
+    )
     lagging(cfg, tiny_catalogue, put_progress)
     result = deliver(cfg, at(cfg))
-    assert result["sent"] == 0 and "KPI_WECOM_KEY" in result["error"]
+    assert result["error"] is None and result["by_outcome"] == {"sent": 1, "config": 1}
+    ((channel, error),) = result["channel_errors"].items()
+    assert "KPI_WECOM_KEY_FGW" in error and "127.0.0.1" in channel
+    assert [b["markdown"]["content"][:11] for b in wecom.accepted] == ["### 【目标监测日报"]
+    assert "KPI_WECOM_KEY_FGW" in failed_state(result)
     with connect(cfg) as con:
-        assert con.execute("select count(*) from alerts.deliveries").fetchone()[0] == 0
+        ((state, outcome, last_error),) = con.execute(
+            "select state, last_outcome, last_error from alerts.deliveries where tag = 'dept-fgw'"
+        ).fetchall()
+    assert (state, outcome) == ("pending", "config") and "KPI_WECOM_KEY_FGW" in last_error
+
+    monkeypatch.setenv("KPI_WECOM_KEY_FGW", "fgw-key-now-set-0001")
+    later = deliver(cfg, at(cfg, 10, 10))
+    assert later["sent"] == 1 and later["channel_errors"] == {}
+    assert wecom.keys[-1] == "fgw-key-now-set-0001"
+    assert wecom.accepted[-1]["markdown"]["content"].startswith("### 【目标预警】发改委")
 
 
 def test_the_next_day_brings_a_new_digest_but_no_repeat_of_department_alerts(
@@ -309,23 +331,22 @@ def test_the_next_day_brings_a_new_digest_but_no_repeat_of_department_alerts(
     )
     raise_alerts(cfg, tiny_catalogue, tomorrow, at(cfg, 10, day=16))
     new = [r for r in read_outbox() if r["created_at"].date() == date(2023, 7, 16)]
-    assert sorted(r["kind"] for r in new) == ["ack_reminder", "digest", "digest"]
+    assert sorted(r["kind"] for r in new) == ["ack_reminder", "digest"]
 
 
 def test_an_email_that_could_not_be_sent_is_retried_and_arrives_once(
     cfg, tiny_catalogue, put_progress, with_apprise, monkeypatch
 ):
-    from aiosmtpd.controller import Controller
-
     monkeypatch.setenv("KPI_SMTP_PASSWORD", "pw-for-loopback")
-    port = free_port()
+    sock = bound_socket()  # refused until the SMTP server starts on it
+    port = sock.getsockname()[1]
     url = f"mailto://127.0.0.1:{port}?from=kpi@example.cn&to=fgw@example.cn&cto=1"
     cfg = with_apprise([(url, {"tag": "dept-fgw"})])
     lagging(cfg, tiny_catalogue, put_progress)
     first = deliver(cfg, at(cfg))
     assert first["by_outcome"].get("error") == 1 or first["by_outcome"].get("refused") == 1
     sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller = LoopbackSMTP(sink, sock=sock)
     controller.start()
     try:
         assert deliver(cfg, at(cfg, 10, 6))["sent"] == 1
@@ -334,3 +355,41 @@ def test_an_email_that_could_not_be_sent_is_retried_and_arrives_once(
         controller.stop()
     (mail,) = sink.messages
     assert str(mail["Subject"]).startswith("【目标预警】发改委")
+
+
+def test_a_robot_without_people_to_mention_gets_no_second_plain_copy(
+    cfg, tiny_catalogue, put_progress, wecom, with_apprise
+):
+    cfg = with_apprise([robot(wecom.port, "dept-fgw")])  # no mention tokens
+    lagging(cfg, tiny_catalogue, put_progress, now=at(cfg, 2))
+    raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg, 2, day=16))  # day 1: not acknowledged
+    deliver(cfg, at(cfg, 8, 30, day=16))
+    assert [b["msgtype"] for b in wecom.accepted] == ["markdown", "markdown"]
+    assert "【请确认】" in wecom.accepted[1]["markdown"]["content"]
+
+
+def test_a_link_in_a_submitted_cell_and_file_name_reaches_the_group_as_plain_text(
+    cfg, tiny_catalogue, wecom, with_apprise, tmp_path
+):
+    import csv
+
+    from kpi.ingest import ingest_files
+
+    name = "[点我](tel：110)发改委_2023年6月.csv"
+    path = tmp_path / name
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["填报单位", "报告期", "指标代码", "指标名称", "计量单位", "数值"])
+        w.writerow(["发改委", "2023-06", "investment_total", "", "亿元", "[点我](http://evil)"])
+        w.writerow(["人社局", "2023-06", "urban_jobs", "", "人", "长" * 5000])
+    (receipt,) = ingest_files(cfg, tiny_catalogue, [path], as_of=AS_OF)
+    assert {r["value"][:4] for r in receipt["rejected"]} >= {"[点我]", "长长长长"}
+    raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg))
+    cfg = with_apprise([robot(wecom.port, "dept-fgw")])
+    deliver(cfg, at(cfg))
+    (posted,) = [
+        b["markdown"]["content"] for b in wecom.accepted if "报送回执" in b["markdown"]["content"]
+    ]
+    assert "](" not in posted and "http://" not in posted and "[点我]" not in posted
+    assert "［点我］" in posted  # still readable, as text
+    assert "长" * 200 not in posted and render.nbytes(posted) < 2000  # one short message

@@ -51,6 +51,7 @@ def served(tmp_path_factory) -> Served:
         PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
         KPI_HOME=str(base / "home"),
         KPI_APPRISE_CONFIG="",
+        KPI_DESK_PORT="0",  # serve.sh starts the desk too: on a port the OS chooses
         DO_NOT_TRACK="1",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )

@@ -33,7 +33,7 @@ def test_deployments_keep_their_district_time_schedules_and_a_templated_pull_ste
     }
     assert crons == {
         "nightly": [("0 2 * * *", "Asia/Shanghai")],
-        "deliver": [("30 8 * * *", "Asia/Shanghai")],
+        "deliver": [("*/15 8-21 * * *", "Asia/Shanghai")],
         "leadership-report": [("0 8 * * 1", "Asia/Shanghai")],
     }
     # Stored as a template: each worker resolves it to its own checkout at run time.

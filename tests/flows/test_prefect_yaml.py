@@ -35,7 +35,7 @@ def machine_paths(node) -> list[str]:
 
 @pytest.mark.parametrize(
     ("name", "cron"),
-    [("nightly", "0 2 * * *"), ("deliver", "30 8 * * *"), ("leadership-report", "0 8 * * 1")],
+    [("nightly", "0 2 * * *"), ("deliver", "*/15 8-21 * * *"), ("leadership-report", "0 8 * * 1")],
 )
 def test_scheduled_deployments_run_at_district_time(name, cron):
     (schedule,) = by_name(name)["schedules"]

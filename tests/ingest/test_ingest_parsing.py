@@ -67,6 +67,11 @@ def test_context_year_prefers_the_files_other_rows_then_its_title_then_the_plan(
         ("１２", Number(12.0)),
         ("8.6%", Number(8.6, percent=True)),
         ("８.６％", Number(8.6, percent=True)),
+        ("１２３４．５", Number(1234.5)),
+        ("－３", Number(-3.0)),
+        ("１，２３４", Number(1234.0)),
+        ("12 %", Number(12.0, percent=True)),
+        ("- 5", Number(-5.0)),
         (" 3.9 ", Number(3.9)),
         ("−2.5", Number(-2.5)),
         (4300.0, Number(4300.0)),
@@ -86,6 +91,26 @@ def test_an_empty_cell_or_dash_is_no_number(cell):
 def test_text_that_is_not_a_number_is_refused(cell):
     with pytest.raises(NumberError):
         parse_number(cell)
+
+
+@pytest.mark.parametrize(
+    ("cell", "words"),
+    [
+        ("١٢٣", "0-9以外的数字"),  # Arabic-Indic: float() would read 123
+        ("۱۲۳", "0-9以外的数字"),  # Extended Arabic-Indic (Persian)
+        ("१२३", "0-9以外的数字"),  # Devanagari
+        ("①②", "0-9以外的数字"),
+        ("10²", "0-9以外的数字"),
+        ("1 234", "中间有空格"),
+        ("1\u00a0234", "中间有空格"),  # no-break space, as some exports group thousands
+        ("1\u3000234", "中间有空格"),  # ideographic space
+        ("12 345.6", "中间有空格"),
+    ],
+)
+def test_digits_of_other_scripts_and_space_grouped_numbers_are_refused_with_a_reason(cell, words):
+    with pytest.raises(NumberError) as err:
+        parse_number(cell)
+    assert words in err.value.detail
 
 
 def test_every_rule_of_the_suite_has_a_severity_and_builds_into_a_gx_suite():

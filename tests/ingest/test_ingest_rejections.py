@@ -57,8 +57,8 @@ ROW_CASES = {
         "2023-08",
         "晚于截止日期2023-07-15",
     ),
-    "kind_value_filled": (
-        r("发改委", "2023-06", "investment_total", "亿元"),
+    "kind_value_filled": (  # a growth rate entered where the amount was due
+        r("发改委", "2023-06", "investment_total", "亿元", growth=5),
         "数值",
         "",
         "应填“数值”",
@@ -234,15 +234,33 @@ def test_a_rising_year_to_date_value_raises_no_warning(cfg, tiny_catalogue, tmp_
     assert receipt["status"] == "accepted" and receipt["warnings"] == []
 
 
-def test_a_finished_milestone_without_a_date_is_accepted_with_a_warning(
+def test_a_finished_milestone_without_a_date_is_refused_as_the_template_says(
     cfg, tiny_catalogue, tmp_path
 ):
-    rows = [r("发改委", "2023-06", "finance_hall_open", status="已完成")]
+    rows = [r("发改委", "2023-06", "finance_hall_open", status="已完成"), GOOD]
     [receipt] = ingest_files(
         cfg, tiny_catalogue, [write_csv(tmp_path / "m.csv", rows)], as_of=AS_OF
     )
-    assert receipt["status"] == "accepted"
-    assert [w["rule"] for w in receipt["warnings"]] == ["completion_date_when_done"]
+    assert receipt["status"] == "partial" and receipt["accepted"] == 1
+    [e] = receipt["rejected"]
+    assert e["rule"] == "completion_date_when_done" and e["column"] == "完成日期"
+    assert "须填写完成日期" in e["reason"]
+
+
+def test_template_rows_left_blank_are_ignored_not_rejected(cfg, tiny_catalogue, tmp_path):
+    # What a department sends back when it fills one of its rows: the others keep only what
+    # the template pre-filled (department, period, code, name, unit).
+    rows = [
+        GOOD,
+        r("人社局", "2023-06", "urban_jobs", "人"),
+        r("人社局", "2023-06", "unemployment_rate", "%", note=None),
+    ]
+    [receipt] = ingest_files(
+        cfg, tiny_catalogue, [write_xlsx(tmp_path / "t.xlsx", rows)], as_of=AS_OF
+    )
+    assert receipt["status"] == "accepted" and receipt["accepted"] == 1
+    assert receipt["rejected"] == [] and receipt["blank_rows"] == 2
+    assert len(query(cfg, "select * from raw.submission_rows")) == 1
 
 
 # --- files refused whole ------------------------------------------------------------------

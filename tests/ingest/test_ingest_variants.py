@@ -202,11 +202,11 @@ def test_a_formula_is_read_as_its_cached_value_and_never_evaluated(cfg, tiny_cat
 def test_a_formula_without_a_cached_value_is_an_empty_cell_not_a_computed_one(
     cfg, tiny_catalogue, tmp_path
 ):
+    # Its row then holds nothing entered: a blank template row, and the file has no other.
     rows = [r("科技局", "2023-06", "hightech_firms", "家", "=1+1")]
     path = write_xlsx(tmp_path / "f.xlsx", rows)
     [receipt] = ingest_files(cfg, tiny_catalogue, [path], as_of=AS_OF)
-    assert receipt["status"] == "rejected"
-    assert [e["rule"] for e in receipt["rejected"]] == ["kind_value_filled"]
+    assert receipt["status"] == "rejected" and receipt["refusal"] == "has_data_rows"
 
 
 def test_a_department_column_merged_down_applies_to_every_row_it_covers(

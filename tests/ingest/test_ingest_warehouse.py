@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import threading
 from dataclasses import replace
 from datetime import datetime
 
@@ -230,3 +232,62 @@ def test_kpi_ingest_json_prints_one_receipt_per_file(cfg, tiny_catalogue, tmp_pa
     assert {"row": 2, "column": "数值", "value": "x"}.items() <= entry.items()
     assert entry["reason"] == "文件“bad.csv”第2行“数值”列“x”不是数字"
     assert set(receipts[0]) >= {"file", "status", "accepted", "rejected", "revisions"}
+
+
+def _kpi_ingest(cfg, tmp_path, monkeypatch, *args: str, wait: int):
+    from kpi.cli import main
+    from kpi.config import settings
+
+    monkeypatch.setenv("KPI_HOME", str(cfg.home))
+    monkeypatch.setenv("KPI_CATALOGUE_DIR", str(tmp_path / "catalogue"))
+    monkeypatch.setenv("KPI_LOCK_WAIT_SECONDS", str(wait))
+    settings.cache_clear()
+    try:
+        return CliRunner().invoke(main, ["--plan", "tiny-2023", "ingest", *args])
+    finally:
+        settings.cache_clear()
+
+
+@contextlib.contextmanager
+def _run_in_progress(cfg, release_after: float | None = None):
+    """The run lock held by another thread (a nightly run), until the block ends or a timer."""
+    from kpi.warehouse import pipeline_lock
+
+    held, release = threading.Event(), threading.Event()
+
+    def run() -> None:
+        with pipeline_lock(cfg):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=run)
+    holder.start()
+    held.wait(10)
+    if release_after is not None:
+        threading.Timer(release_after, release.set).start()
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+def test_kpi_ingest_never_writes_while_a_run_holds_the_lock(
+    cfg, tiny_catalogue, tmp_path, monkeypatch
+):
+    ok = write_csv(tmp_path / "ok.csv", [r("科技局", "2023-06", "hightech_firms", "家", 3)])
+    with _run_in_progress(cfg):
+        result = _kpi_ingest(cfg, tmp_path, monkeypatch, str(ok), "--as-of", "2023-07-15", wait=1)
+    assert result.exit_code == 1
+    assert "未导入任何文件" in result.output or "未做任何改动" in result.output
+    assert "Traceback" not in result.output
+    assert not cfg.warehouse.exists()
+
+
+def test_kpi_ingest_waits_for_a_run_to_end_then_ingests(cfg, tiny_catalogue, tmp_path, monkeypatch):
+    ok = write_csv(tmp_path / "ok.csv", [r("科技局", "2023-06", "hightech_firms", "家", 3)])
+    with _run_in_progress(cfg, release_after=1.0):
+        result = _kpi_ingest(cfg, tmp_path, monkeypatch, str(ok), "--as-of", "2023-07-15", wait=60)
+    assert result.exit_code == 0, result.output
+    assert "等待" in result.output  # it said why it waited
+    assert len(query(cfg, "select * from staged.observations")) == 1

@@ -8,7 +8,7 @@ from datetime import date, datetime
 import duckdb
 import pytest
 
-from kpi.progress import COLUMNS, compute_progress, progress_records
+from kpi.progress import ALL_COLUMNS, COLUMNS, compute_progress, progress_records
 
 JULY = date(2023, 7, 15)
 
@@ -41,7 +41,8 @@ def test_every_target_of_the_catalogue_gets_a_row_with_the_contract_columns(
     cfg, tiny_catalogue, warehouse
 ):
     df = compute_progress(cfg, tiny_catalogue, JULY)
-    assert list(df.columns) == list(COLUMNS)
+    assert list(df.columns) == list(ALL_COLUMNS)
+    assert ALL_COLUMNS[: len(COLUMNS)] == COLUMNS  # the contract, then the point-in-time column
     assert set(df["target_code"]) == {t.code for t in tiny_catalogue.targets}
     cols = [
         r[0]
@@ -51,7 +52,7 @@ def test_every_target_of_the_catalogue_gets_a_row_with_the_contract_columns(
             "schema_name = 'mart' and table_name = 'progress'",
         )
     ]
-    assert cols == list(COLUMNS)
+    assert cols == list(ALL_COLUMNS)
 
 
 def test_with_no_data_yet_nothing_is_shown_on_track(cfg, tiny_catalogue, warehouse):
@@ -215,18 +216,18 @@ def test_a_monthly_plan_in_the_status_config_sets_time_progress(
     conf = (cfg.status_config.read_text("utf-8")).replace(
         "[monthly_plans]",
         '[monthly_plans]\n[monthly_plans."tiny-2023"]\n'
-        "investment_total = [1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3]\n",
+        "investment_total = [2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3]\n",
     )
     (tmp_path / "status.toml").write_text(conf, encoding="utf-8")
     cfg2 = type(cfg)(**{**cfg.__dict__, "status_config": tmp_path / "status.toml"})
     warehouse.obs("investment_total", "2023-06", 60e4)
     got = by_code(compute_progress(cfg2, tiny_catalogue, JULY))["investment_total"]
-    assert got["time_progress"] == pytest.approx(25.0)
+    assert got["time_progress"] == pytest.approx(40.0)
     assert rows(
         cfg,
         "select share, basis from mart.time_profile where target_code = 'investment_total'"
         " and month = 6",
-    ) == [(0.25, "monthly_plan")]
+    ) == [(0.4, "monthly_plan")]
 
 
 def test_progress_records_are_json_ready_with_the_fields_the_cli_promises(
@@ -280,7 +281,7 @@ def test_the_views_show_progress_lineage_submissions_and_rejections(cfg, tiny_ca
         (3,)
     ]
     assert rows(cfg, "select name_zh, severity_zh, reason_zh from mart.rejections") == [
-        ("新增城镇就业", "已隔离", "数值超出合理范围")
+        ("新增城镇就业", "拒收", "数值超出合理范围")
     ]
     assert rows(
         cfg,

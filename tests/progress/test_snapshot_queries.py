@@ -13,12 +13,13 @@ from datetime import date
 import duckdb
 import pytest
 from click.testing import CliRunner
+from rich.cells import cell_len
 
 from kpi.cli.progress import status_cmd
 from kpi.cli.sql import sql_cmd
 from kpi.config import ROOT, settings
 from kpi.progress import compute_progress
-from kpi.warehouse import publish_snapshot
+from kpi.warehouse import connect, publish_snapshot
 
 JULY = date(2023, 7, 15)
 
@@ -128,15 +129,27 @@ def test_kpi_status_prints_a_coloured_table_grouped_by_department(kpi_env, publi
     result = run(status_cmd, [], env={"FORCE_COLOR": "1", "TERM": "xterm-256color"})
     assert result.exit_code == 0, result.output
     out = result.output
-    for header in ("牵头单位", "完成率", "序时进度", "差距", "状态", "年底预判"):
+    for header in ("指标（单位）", "完成率", "序时", "差距", "状态", "数据", "年底预判"):
         assert header in out
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
     assert "\x1b[" in out  # coloured
     assert re.search(r"\x1b\[[0-9;]*31m严重滞后", out)  # red for a breached ceiling
     assert "发改委" in plain and "人社局" in plain
     assert plain.index("发改委") < plain.index("完成投资") < plain.index("人社局")
-    assert "227.4亿元" in plain and "100亿元" in plain
-    assert "-6.0" in plain  # 44.0% against 50.0%
+    assert re.search(r"完成投资（亿元）\s+100\s+≥227\.4\s+44\.0%\s+50\.0%\s+-6\.0\s+滞后", plain)
+
+
+@pytest.mark.parametrize("columns", ["80", "100", "200"])
+def test_kpi_status_never_cuts_a_figure_and_sums_up_worst_first(kpi_env, published, columns):
+    result = run(status_cmd, [], env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert max(cell_len(line) for line in out.splitlines()) <= int(columns)
+    assert "…" not in out  # rich marks a cut cell with an ellipsis
+    for figure in ("≥227.4", "44.0%", "50.0%", "-6.0", "≤4.5", "4.7", "5.6", "≥5.5"):
+        assert re.search(rf"(^|\s){re.escape(figure)}(\s|$)", out, re.MULTILINE), figure
+    summary = next(line for line in out.splitlines() if re.match(r"\s*严重滞后 \d", line))
+    assert summary.split() == ["严重滞后", "2", "滞后", "1", "无数据", "1", "正常", "3"]
 
 
 def test_kpi_status_without_a_snapshot_says_how_to_get_one(kpi_env, cfg, warehouse):
@@ -197,29 +210,70 @@ def test_the_commands_are_registered_on_kpi(kpi_env, published):
 
 
 def documented_queries() -> list[tuple[str, str]]:
-    text = (ROOT / "docs" / "queries.md").read_text(encoding="utf-8")
-    out, title = [], ""
-    for block in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
-        title = block.splitlines()[0]
-        out += [(title, q) for q in re.findall(r"```sql\n(.*?)```", block, flags=re.DOTALL)]
+    """(where, query) for every SQL block of docs/queries.md and the README, and every
+    `kpi sql "..."` the README shows."""
+    out = []
+    for doc in ("docs/queries.md", "README.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for i, q in enumerate(re.findall(r"```sql\n(.*?)```", text, flags=re.DOTALL), start=1):
+            out.append((f"{doc} #{i}", q))
+        for q in re.findall(r'kpi sql "(.+?)"(?:\s|$)', text):
+            if q != "…":
+                out.append((f"{doc} kpi sql", q))
     return out
 
 
-def test_the_readme_documents_at_least_five_queries():
-    assert len(documented_queries()) >= 5
+def test_the_docs_document_at_least_ten_queries_and_the_readme_five():
+    where = [w for w, _ in documented_queries()]
+    assert sum(w.startswith("docs/") for w in where) >= 10
+    assert sum(w.startswith("README") for w in where) >= 5
 
 
-@pytest.mark.parametrize(("title", "query"), documented_queries(), ids=lambda x: x[:12])
+@pytest.mark.parametrize(("title", "query"), documented_queries(), ids=lambda x: x[:24])
 def test_each_documented_query_runs_on_the_snapshot(kpi_env, published, title, query):
     result = run(sql_cmd, [query, "--json"])
     assert result.exit_code == 0, f"{title}: {result.output}"
-    assert json.loads(result.output), f"{title}: no rows on the test warehouse"
+    rows = json.loads(result.output)
+    assert rows, f"{title}: no rows on the test warehouse"
+    for row in rows:  # what people read: Chinese column names, figures without float noise
+        assert all(re.search(r"[\u4e00-\u9fff]", k) for k in row), (title, list(row))
+        for value in row.values():
+            if isinstance(value, float):
+                assert len(repr(value).split(".")[-1]) <= 6, (title, value)
 
 
 def test_the_june_query_finds_the_revised_investment_behind(kpi_env, published):
     query = documented_queries()[0][1]
     rows = json.loads(run(sql_cmd, [query, "--json"]).output)
-    assert [(r["target_code"], r["差距"]) for r in rows] == [("investment_total", -6.0)]
+    assert [(r["指标代码"], r["差距"]) for r in rows] == [("investment_total", -6.0)]
+
+
+def test_the_refusal_query_counts_rows_by_reason_not_one_line_per_row(
+    kpi_env, published, cfg, tiny_catalogue, make_warehouse
+):
+    query = next(q for w, q in documented_queries() if w == "docs/queries.md #6")
+    warehouse = make_warehouse(tiny_catalogue)
+    # Three rows of two files fail the same rule; ingest's reasons name file, sheet, row, column.
+    bad = [("人社局_2023年6月.xlsx", "填报表", 4), ("人社局_2023年6月.xlsx", "填报表", 7)]
+    bad.append(("人社局_6月.csv", "csv", 3))
+    with connect(cfg) as con:
+        for name, sheet, row in bad:
+            sid = warehouse.submission("rsj", name, status="partial")
+            place = f"文件“{name}”" + (f"工作表“{sheet}”" if sheet != "csv" else "")
+            con.execute(
+                "insert into staged.rejections values"
+                " (?, 'tiny-2023', ?, ?, ?, '数值', 'abc', ?, 'value_numeric', 'critical',"
+                " 'urban_jobs', '2023-06', 'rsj')",
+                [sid, name, sheet, row, f"{place}第{row}行“数值”列“abc”不是数字"],
+            )
+    compute_progress(cfg, tiny_catalogue, JULY)
+    publish_snapshot(cfg)
+    rows = json.loads(run(sql_cmd, [query, "--json"]).output)
+    # One line for the rule, with the published warehouse's own row of it: 4 rows in 3 files.
+    assert [(r["填报单位"], r["处理"], r["列"], r["行数"], r["文件数"]) for r in rows] == [
+        ("人社局", "拒收", "数值", 4, 3)
+    ]
+    assert rows[0]["原因示例"] == "“abc”不是数字"  # without file, sheet, row and column
 
 
 # ---------------------------------------------------------------- readers never block runs

@@ -29,7 +29,7 @@ PROGRESS = {
                          "正常", "正常", "进展顺利", "2023-06", None, "超序时进度 5.0 个百分点"),
     "urban_jobs": ("count", "rsj", 8500.0, 3000.0, 4250.0, 35.29, 50.0, -14.71, "滞后", "正常",
                    "仍需付出更大努力", "2023-06", None, "滞后序时进度 14.7 个百分点"),
-    "unemployment_rate": ("ceiling", "rsj", 4.5, 4.7, 4.5, None, None, -0.2, "严重滞后", "正常",
+    "unemployment_rate": ("ceiling", "rsj", 4.5, 4.7, 4.5, 104.44, None, -0.2, "严重滞后", "正常",
                           None, "2023-06", None, "失业率 4.7%，超过上限 4.5%"),
     "finance_hall_open": ("milestone", "fgw", None, None, None, None, None, None, "严重滞后",
                           "正常", None, "2023-06", 15, "6月30日到期，尚未投入使用"),
@@ -67,19 +67,34 @@ OBSERVATIONS = [
      "<img src=x onerror=alert(2)>", None),
 ]  # fmt: skip
 
-# (submission id, department, file, received, status, reason, rows, accepted, rejected)
+# (submission id, department, file, received, status, reason, rows, accepted, rejected, run)
 SUBMISSIONS = [
-    ("a" * 64, "fgw", "发改委 2023年6月.xlsx", "2023-07-08 10:00", "accepted", None, 3, 3, 0),
-    ("b" * 64, "rsj", "人社局6月.csv", "2023-07-12 16:30", "partial", None, 3, 2, 1),
-    ("c" * 64, "kjj", EVIL_DEPT_FILE, "2023-07-10 11:00", "partial", None, 2, 0, 2),
+    ("a" * 64, "fgw", "发改委 2023年6月.xlsx", "2023-07-08 10:00", "accepted", None, 3, 3, 0,
+     "run-0708"),
+    ("b" * 64, "rsj", "人社局6月.csv", "2023-07-12 16:30", "partial", None, 3, 2, 1, "run-0712"),
+    ("c" * 64, "kjj", EVIL_DEPT_FILE, "2023-07-10 11:00", "partial", None, 2, 0, 2, "run-0710"),
     ("d" * 64, None, EVIL_FILE, "2023-07-11 08:00", "rejected", "未找到表头行，无法识别为报送模板",
-     0, 0, 0),
-    ("e" * 64, "fgw", "发改委 2023年7月补报.xlsx", "2023-07-20 09:00", "accepted", None, 1, 1, 0),
+     0, 0, 0, "run-0711"),
+    ("e" * 64, "fgw", "发改委 2023年7月补报.xlsx", "2023-07-20 09:00", "accepted", None, 1, 1, 0,
+     "run-0720"),
+    # the night of 2023-07-15 (run at 02:00 on the 16th): one file of the day, one after midnight
+    ("f" * 64, "tjj", "统计局 2023年6月.xlsx", "2023-07-15 18:00", "accepted", None, 1, 1, 0,
+     "run-0715"),
+    ("9" * 64, "rsj", "人社局 补报.xlsx", "2023-07-16 00:40", "accepted", None, 1, 1, 0,
+     "run-0715"),
 ]  # fmt: skip
+# (run id, as-of date, started) of meta.runs; the night of 07-15 ran twice (the second: no file)
+RUNS = [
+    ("run-0714", date(2023, 7, 14), "2023-07-15 02:00"),
+    ("run-0715", date(2023, 7, 15), "2023-07-16 02:00"),
+    ("run-0715b", date(2023, 7, 15), "2023-07-16 03:10"),
+]
 
 # (submission, sheet, row, column, value, reason, rule, severity, target, period)
 REJECTIONS = [
-    ("b" * 64, "Sheet1", 5, "数值", "abc", "数值不是数字", "value_numeric", "critical",
+    ("b" * 64, "Sheet1", 5, "数值", "abc", "文件“人社局6月.csv”工作表“Sheet1”第5行“数值”列“abc”：数值不是数字",
+     "value_numeric", "critical", "urban_jobs", "2023-06"),
+    ("b" * 64, "Sheet1", 6, "备注", "x" * 300, "备注过长，已截断", "note_length", "warning",
      "urban_jobs", "2023-06"),
     ("c" * 64, EVIL_SHEET, 4, "数值", EVIL_VALUE, "数值应为非负数", "value_in_range", "critical",
      "hightech_firms", "2023-06"),
@@ -88,6 +103,8 @@ REJECTIONS = [
     ("d" * 64, None, None, None, None, "未找到表头行，无法识别为报送模板", "file_readable",
      "critical", None, None),
 ]  # fmt: skip
+
+TINY_CODES = tuple(PROGRESS)
 
 HISTORY = [
     ("urban_jobs", date(2023, 7, 12), "滞后", "正常", "预警", "worsened"),
@@ -126,14 +143,20 @@ def seed(cfg: Settings, catalogue: Catalogue, as_of: date = AS_OF) -> None:
         con.execute((HERE / "sql" / "mart_contract.sql").read_text(encoding="utf-8"))
         plan = catalogue.plan.code
         with transaction(con):
-            for sid, dept, name, received, status, reason, n, ok, bad in SUBMISSIONS:
+            for run, day, started in RUNS:
+                con.execute(
+                    "insert into meta.runs (run_id, plan_code, flow, as_of, started_at, status)"
+                    " values (?, ?, 'nightly', ?, ?, 'completed')",
+                    [run, plan, day, _ts(started)],
+                )
+            for sid, dept, name, received, status, reason, n, ok, bad, run in SUBMISSIONS:
                 con.execute(
                     "insert into raw.submissions (submission_id, plan_code, department_code,"
                     " file_name, archive_path, size_bytes, received_at, ingested_at, run_id, status,"
                     " reason_zh, n_rows, n_accepted, n_rejected) values"
-                    " (?, ?, ?, ?, ?, 100, ?, ?, 'run-1', ?, ?, ?, ?, ?)",
+                    " (?, ?, ?, ?, ?, 100, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [sid, plan, dept, name, f"archive/{sid[:2]}/{sid}.xlsx", _ts(received),
-                     _ts(received), status, reason, n, ok, bad],
+                     _ts(received), run, status, reason, n, ok, bad],
                 )  # fmt: skip
             for i, (code, period, value, growth, received, rev, current, note, ms) in enumerate(
                 OBSERVATIONS

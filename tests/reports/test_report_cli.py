@@ -61,8 +61,27 @@ def test_kpi_report_writes_the_report_workbook_and_data_docs_for_the_latest_date
     doc = json.loads(result.output)
     assert doc["as_of"] == "2023-07-15"
     assert Path(doc["html"]) == out / "tiny-2023_2023-07-15_progress.html"
-    for key in ("html", "workbook", "data_docs"):
+    assert Path(doc["latest"]) == out / "tiny-2023" / "latest.html"
+    for key in ("html", "workbook", "data_docs", "latest"):
         assert Path(doc[key]).is_file(), key
+
+
+def test_kpi_report_says_where_the_latest_report_is_in_chinese(env, tmp_path):
+    result = CliRunner().invoke(report_cmd, ["-o", str(tmp_path)], obj={"plan": "tiny-2023"})
+
+    assert result.exit_code == 0, result.output
+    assert f"最新报告（固定地址）：{tmp_path / 'tiny-2023' / 'latest.html'}" in result.output
+
+
+def test_kpi_report_into_an_unwritable_folder_fails_in_chinese(env, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder", encoding="utf-8")
+
+    result = CliRunner().invoke(report_cmd, ["-o", str(blocked / "out")], obj={"plan": "tiny-2023"})
+
+    assert result.exit_code != 0
+    assert "无法写入报告目录" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_kpi_report_refuses_a_date_without_progress(env, tmp_path):

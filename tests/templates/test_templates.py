@@ -220,3 +220,92 @@ def test_template_command_writes_the_file_and_is_registered(hongqi, tmp_path):
     group = click.Group()
     register(group)
     assert "template" in group.commands
+
+
+# ---------------------------------------------------------------- where and in which format
+
+
+def invoke_template(args, home):
+    return CliRunner().invoke(
+        template_cmd, args, obj={"plan": "hongqi-2023"}, env={"KPI_HOME": str(home)}
+    )
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    from kpi.config import settings
+
+    monkeypatch.setenv("KPI_HOME", str(tmp_path / "home"))
+    settings.cache_clear()
+    yield tmp_path / "home"
+    settings.cache_clear()
+
+
+def test_without_output_the_template_goes_to_the_homes_templates_folder(
+    home, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    result = invoke_template(["-d", "区发改委", "-p", "2023-06"], home)
+    assert result.exit_code == 0, result.output
+    written = home / "templates" / "发改委_2023年6月.xlsx"
+    assert written.is_file() and str(written) in result.output
+    assert openpyxl.load_workbook(written)[SHEET_FORM]  # a real workbook
+    assert list(tmp_path.glob("*.xlsx")) == []  # never the current folder
+
+
+@pytest.mark.parametrize(
+    ("output", "fmt", "written", "kind"),
+    [
+        ("t.csv", None, "t.csv", "csv"),
+        ("t.xlsx", None, "t.xlsx", "xlsx"),
+        ("t.XLSX", None, "t.XLSX", "xlsx"),
+        ("t", "csv", "t.csv", "csv"),
+        ("t", None, "t.xlsx", "xlsx"),
+        ("t.csv", "csv", "t.csv", "csv"),
+    ],
+)
+def test_the_format_follows_the_output_extension(home, tmp_path, output, fmt, written, kind):
+    args = ["-d", "发改委", "-p", "2023-06", "-o", str(tmp_path / output)]
+    result = invoke_template(args + (["--format", fmt] if fmt else []), home)
+    assert result.exit_code == 0, result.output
+    data = (tmp_path / written).read_bytes()
+    assert data.startswith(b"PK") == (kind == "xlsx")  # a zip, or CSV text
+    if kind == "csv":
+        assert data.decode("utf-8-sig").startswith("填报单位,")
+
+
+def test_an_output_folder_gets_the_usual_name_inside_it(home, tmp_path):
+    result = invoke_template(["-d", "发改委", "-p", "2023-06", "-o", str(tmp_path)], home)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "发改委_2023年6月.xlsx").is_file()
+
+
+@pytest.mark.parametrize(
+    ("output", "fmt", "message"),
+    [
+        ("t.xlsx", "csv", "格式 csv 与输出文件“t.xlsx”的扩展名 .xlsx 不一致"),
+        ("t.csv", "xlsx", "不一致"),
+        ("t.xls", None, "扩展名应为 .xlsx 或 .csv"),
+        ("missing/t.xlsx", None, "输出目录不存在"),
+    ],
+)
+def test_an_output_that_contradicts_itself_is_refused_and_nothing_written(
+    home, tmp_path, output, fmt, message
+):
+    args = ["-d", "发改委", "-p", "2023-06", "-o", str(tmp_path / output)]
+    result = invoke_template(args + (["--format", fmt] if fmt else []), home)
+    assert result.exit_code != 0 and message in result.output
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_write_template_refuses_a_csv_under_an_xlsx_name(tiny_catalogue, tmp_path):
+    with pytest.raises(TemplateError, match="不一致"):
+        write_template(tiny_catalogue, "fgw", "2023-06", tmp_path / "t.xlsx", fmt="csv")
+    assert not (tmp_path / "t.xlsx").exists()
+
+
+def test_an_unknown_department_names_the_closest_and_the_valid_ones(tiny_catalogue, tmp_path):
+    with pytest.raises(TemplateError) as info:
+        write_template(tiny_catalogue, "发改局x", "2023-06", tmp_path / "t.xlsx")
+    assert "发改委（区发展和改革委员会）" in str(info.value)
+    assert "已登记单位：发改委、统计局、人社局" in str(info.value)

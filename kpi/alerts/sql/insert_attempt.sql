@@ -6,6 +6,9 @@ insert into alerts.attempts (
     outcome,
     http_status,
     errcode,
+    smtp_code,
+    uncertain,
+    marked,
     detail,
     elapsed_ms
 )
@@ -16,6 +19,9 @@ values (
     $outcome,
     $http_status,
     $errcode,
+    $smtp_code,
+    $uncertain,
+    $marked,
     $detail,
     $elapsed_ms
 )

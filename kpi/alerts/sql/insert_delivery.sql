@@ -1,4 +1,5 @@
--- The first attempt of one message x channel x part starts (committed before the call is made).
+-- The first attempt of one message x channel x part starts (committed before the call is made),
+-- or ($state = 'failed') the channel is dead and the part is given up without a call.
 insert into alerts.deliveries (
     delivery_key,
     message_id,
@@ -10,8 +11,12 @@ insert into alerts.deliveries (
     parts,
     state,
     attempts,
+    uncertain,
+    permanent_errors,
     first_attempt_at,
-    last_attempt_at
+    last_attempt_at,
+    last_outcome,
+    last_error
 )
 values (
     $delivery_key,
@@ -22,8 +27,12 @@ values (
     $host,
     $part,
     $parts,
-    'sending',
+    $state,
+    0,
+    0,
     0,
     $now,
-    $now
+    $now,
+    $last_outcome,
+    $last_error
 )

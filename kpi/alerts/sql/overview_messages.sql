@@ -1,8 +1,10 @@
--- Every outbox message of a plan, as `kpi alerts` shows it beside its episodes.
+-- Every outbox message of a plan, as `kpi alerts` shows it beside its episodes (and, with
+-- --all, on its own: receipts, reminders and notices included).
 select
     message_id,
     kind,
     route,
+    coalesce(routes, [route]) as routes,
     title,
     episode_ids,
     created_at,
