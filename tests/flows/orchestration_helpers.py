@@ -94,6 +94,31 @@ def write_submission(folder: Path, name: str, rows: list[str]) -> Path:
     return path
 
 
+def fail_once_after_storing(monkeypatch, cfg: Settings) -> list[str]:
+    """The first inbox ingest stores its files, leaves them in the inbox, then fails with an
+    I/O error (as a full disk would); later calls run as usual. Returns the calls, in order."""
+    import kpi.ingest
+
+    real_ingest, real_unlink = kpi.ingest.ingest_inbox, Path.unlink
+    calls: list[str] = []
+
+    def unlink(self, missing_ok=False):
+        if self.parent == cfg.inbox and len(calls) == 1:
+            raise OSError(28, "No space left on device", str(self))
+        return real_unlink(self, missing_ok=missing_ok)
+
+    def ingest_inbox(*args, **kwargs):
+        calls.append("first" if not calls else "retry")
+        receipts = real_ingest(*args, **kwargs)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return receipts
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(kpi.ingest, "ingest_inbox", ingest_inbox)
+    return calls
+
+
 def free_port() -> int:
     """A TCP port free on the loopback interface right now."""
     import socket

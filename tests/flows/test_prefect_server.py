@@ -85,23 +85,13 @@ def test_the_nightly_deployment_runs_on_the_process_worker_and_leaves_its_artifa
 def test_a_retried_ingest_task_does_not_change_what_the_night_reports(
     served, tmp_path, monkeypatch
 ):
-    from pathlib import Path
+    from orchestration_helpers import fail_once_after_storing
 
     from flows.nightly import nightly
 
     cfg = load_settings(env={}).with_home(tmp_path / "home")
     staged = stage_demo(cfg, date(2023, 2, 3))
-    real_unlink = Path.unlink
-    failed: list[Path] = []
-
-    def unlink(self, missing_ok=False):
-        # Once, after the files were stored: a loaded file cannot leave the inbox.
-        if self.parent == cfg.inbox and not failed:
-            failed.append(self)
-            raise OSError(36, "File name too long", str(self))
-        return real_unlink(self, missing_ok=missing_ok)
-
-    monkeypatch.setattr(Path, "unlink", unlink)
+    calls = fail_once_after_storing(monkeypatch, cfg)
     with temporary_settings({PREFECT_API_URL: served.api_url}):
         state = nightly(
             as_of=date(2023, 2, 3),
@@ -119,7 +109,7 @@ def test_a_retried_ingest_task_does_not_change_what_the_night_reports(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
             )
     ingest_runs = [t.run_count for t in task_runs if t.name.startswith("ingest inbox")]
-    assert failed and ingest_runs == [2]  # it was retried
+    assert calls == ["first", "retry"] and ingest_runs == [2]  # it was retried
     assert (summary["files_seen"], summary["files_accepted"], summary["files_duplicate"]) == (
         len(staged),
         len(staged),

@@ -8,7 +8,13 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
-from orchestration_helpers import BAD_ROW, GOOD_ROWS, LAGGING_ROWS, write_submission
+from orchestration_helpers import (
+    BAD_ROW,
+    GOOD_ROWS,
+    LAGGING_ROWS,
+    fail_once_after_storing,
+    write_submission,
+)
 
 from kpi.pipeline import (
     ingest_step,
@@ -41,21 +47,13 @@ def test_a_retried_ingest_reports_each_file_once_with_the_outcome_it_was_stored_
     write_submission(inbox, "a_good.csv", GOOD_ROWS)
     write_submission(inbox, "b_partial.csv", [GDP_ROW, BAD_ROW])
     (inbox / "c_broken.xlsx").write_bytes(b"not a spreadsheet at all")
-    real_unlink = Path.unlink
-
-    def unlink(self, missing_ok=False):
-        # Loaded files leave the inbox after their chunk committed: fail exactly there, as a
-        # name too long for the file system once did.
-        if self.parent == inbox:
-            raise OSError(36, "File name too long", str(self))
-        return real_unlink(self, missing_ok=missing_ok)
-
+    calls = fail_once_after_storing(monkeypatch, tiny_cfg)
     with pipeline_run(tiny_cfg, "tiny-2023", AS_OF, now=NOW, run_id="retried", lock_wait=0) as run:
-        with monkeypatch.context() as m:
-            m.setattr(Path, "unlink", unlink)
-            with pytest.raises(OSError, match="File name too long"):
-                ingest_step(tiny_cfg, run.catalogue, AS_OF, run.run_id)
+        with pytest.raises(OSError, match="No space left"):
+            ingest_step(tiny_cfg, run.catalogue, AS_OF, run.run_id)
+        assert sorted(p.name for p in inbox.iterdir()) == ["a_good.csv", "b_partial.csv"]
         retry = ingest_step(tiny_cfg, run.catalogue, AS_OF, run.run_id)  # as Prefect retries
+    assert calls == ["first", "retry"]
     # Alone, the retry would have said the files were duplicates of themselves.
     assert {r["status"] for r in retry} == {"duplicate"}
 
