@@ -119,7 +119,7 @@ def shown_path(path: Path) -> str:
 
 
 def _no_snapshot(cfg: Settings) -> NoSnapshot:
-    message = f"尚未发布分析快照（{shown_path(cfg.snapshot)}）。"
+    message = f"尚未发布查询快照（{shown_path(cfg.snapshot)}）。"
     demo = cfg.with_home(cfg.home / "demo")
     if demo.snapshot.exists():
         from kpi.pipeline.demo import demo_exports  # only on this error path
@@ -254,9 +254,8 @@ def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-# Run locks held in this process, by (lock file, thread): a step that takes the lock inside its
-# own run (a delivery inside a replayed day, a reader inside the nightly run) must not wait for
-# itself. Other threads and processes wait as usual.
+# Run locks this process holds, by (lock file, thread): a reader inside its own run uses the
+# run's warehouse instead of waiting for itself (`reading`).
 _HELD: dict[tuple[str, int], int] = {}
 
 
@@ -271,17 +270,11 @@ def pipeline_lock(
 ) -> Iterator[None]:
     """Hold the run lock: two writers never overlap; `shared` readers wait only for writers.
 
-    Re-entrant in the thread that holds it. After `wait_seconds` a writer gets LockedError and a
-    reader WarehouseBusy, both with a Chinese message; nothing is written before the lock is held.
+    Not re-entrant: a second hold waits like any other, even in the same thread (what runs
+    inside a run never takes the lock again). After `wait_seconds` a writer gets LockedError
+    and a reader WarehouseBusy, both with a Chinese message; nothing is written before.
     """
     key = (str(cfg.lock_file), threading.get_ident())
-    if _HELD.get(key):
-        _HELD[key] += 1
-        try:
-            yield
-        finally:
-            _HELD[key] -= 1
-        return
     cfg.home.mkdir(parents=True, exist_ok=True)
     fh = open(cfg.lock_file, "a+")  # noqa: SIM115 - held for the whole block
     deadline = time.monotonic() + wait_seconds
@@ -300,12 +293,14 @@ def pipeline_lock(
                 ) from None
             time.sleep(0.2)
     if not shared:
-        _HELD[key] = 1
+        _HELD[key] = _HELD.get(key, 0) + 1
     try:
         yield
     finally:
         if not shared:
-            _HELD.pop(key, None)
+            _HELD[key] -= 1
+            if not _HELD[key]:
+                del _HELD[key]
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()
 

@@ -74,7 +74,7 @@ def test_a_run_waits_for_readers_already_reading_and_readers_share(published):
         pass
 
 
-def test_the_run_lock_is_reentrant_in_its_thread_and_exclusive_across_threads(tiny_cfg):
+def test_the_run_lock_is_exclusive_across_threads_and_within_one(tiny_cfg):
     failures: list[Exception] = []
 
     def other_thread() -> None:
@@ -84,12 +84,19 @@ def test_the_run_lock_is_reentrant_in_its_thread_and_exclusive_across_threads(ti
         except LockedError as exc:
             failures.append(exc)
 
-    with pipeline_lock(tiny_cfg), pipeline_lock(tiny_cfg, wait_seconds=0):
+    with pipeline_lock(tiny_cfg):
         t = threading.Thread(target=other_thread)
         t.start()
         t.join(10)
+        with (  # not re-entrant either
+            pytest.raises(LockedError, match="本次未做任何改动"),
+            pipeline_lock(tiny_cfg, wait_seconds=0.3),
+        ):
+            pass
+        assert holds_lock(tiny_cfg)
     assert len(failures) == 1 and "另一次运行正在写入" in str(failures[0])
-    with pipeline_lock(tiny_cfg, wait_seconds=0):  # released by the outer block
+    assert not holds_lock(tiny_cfg)
+    with pipeline_lock(tiny_cfg, wait_seconds=0):  # released
         pass
 
 

@@ -124,4 +124,4 @@ def test_floats_are_shown_without_binary_noise(home):
 def test_with_no_snapshot_it_says_what_to_run_in_chinese(cfg):
     done = kpi_sql(cfg.home, "select 1")
     assert done.returncode == 1
-    assert "尚未发布分析快照" in done.stderr and "Traceback" not in done.stderr
+    assert "尚未发布查询快照" in done.stderr and "Traceback" not in done.stderr
