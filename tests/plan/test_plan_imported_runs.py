@@ -7,7 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -84,6 +86,9 @@ def test_an_imported_plan_gets_templates_ingest_status_and_reports(tmp_path, cfg
             ws.cell(r, col["数值"]).value = 1
             filled += 1
     wb.save(template)
+    # Received on 12 July (a file's arrival is its mtime): it counts as of the 15th.
+    arrived = datetime(2023, 7, 12, 10, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    os.utime(template, (arrived, arrived))
     receipts = json.loads(kpi(env, "ingest", str(template), "--json", "--as-of", "2023-07-12"))
     assert receipts[0]["accepted"] == filled > 0, receipts
     kpi(env, "run", "--as-of", "2023-07-15")  # progress, snapshot, alerts, report of this plan
