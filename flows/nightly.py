@@ -1,4 +1,4 @@
-"""The nightly flow: ingest the inbox, compute progress, publish the snapshot, raise alerts."""
+"""The nightly flow: `kpi.pipeline`'s nightly sequence, each step a task, and its artifacts."""
 
 from __future__ import annotations
 
@@ -24,16 +24,9 @@ def nightly(
     now = now or clock.now(cfg.tz)
     as_of = as_of or pipeline.default_as_of(now.astimezone(cfg.tz))
     run_id = flow_run.id or pipeline.new_run_id()
-    with pipeline.pipeline_run(cfg, plan or cfg.plan, as_of, now=now, run_id=run_id) as run:
-        run.receipts = tasks.ingest(cfg, run.catalogue, as_of, run.run_id)
-        run.progress = tasks.compute_progress(cfg, run.catalogue, as_of)
-        run.snapshot = tasks.publish_snapshot(cfg)
-        run.alerts = tasks.raise_alerts(cfg, run.catalogue, as_of, now)
-        run.report = tasks.write_report(cfg, run.catalogue, as_of)
-        # Again, so that the analysts' copy also holds tonight's alerts.
-        run.snapshot = tasks.publish_snapshot(cfg)
+    run = pipeline.nightly_run(cfg, plan or cfg.plan, as_of, now, run_id=run_id, call=tasks.call)
     summary = run.summary()
-    nightly_artifacts(summary, run.progress)
+    nightly_artifacts(summary, run.progress, run.catalogue)
     return summary
 
 

@@ -1,4 +1,4 @@
-"""The weekly leadership report: `kpi.reports` when installed, else the status digest."""
+"""The weekly leadership report: the report of the latest judged night, and the digest artifact."""
 
 from __future__ import annotations
 
@@ -21,17 +21,15 @@ def leadership_report(
     cfg = pipeline.resolve_settings(home)
     plan = plan or cfg.plan
     records = pipeline.digest_records(cfg, plan, as_of)
-    judged = records[0]["as_of"] if records else as_of
-    result: dict = {"plan": plan, "as_of": str(judged), "report": None, "digest": None}
-    if pipeline.reports_module() is not None and judged is not None:
+    judged = records[0]["as_of"] if records else None
+    result: dict = {"plan": plan, "as_of": str(judged or as_of or ""), "report": None}
+    if judged is not None:
         with pipeline_lock(cfg, wait_seconds=cfg.lock_wait_seconds):
             report = tasks.write_report(cfg, pipeline.load_plan(cfg, plan), judged)
         result["report"] = pipeline.jsonable(report)
-    if result["report"] is None:
-        result["digest"] = str(tasks.write_digest(cfg, plan, as_of))
     create_markdown_artifact(
         pipeline.render_digest(plan, records),
         key=artifact_key(plan, "leadership"),
-        description=f"{plan} 领导周报（截至 {judged}）",
+        description=f"{plan} 领导周报（截至 {judged or '—'}）",
     )
     return result

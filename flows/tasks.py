@@ -50,12 +50,6 @@ def compute_progress(cfg: Settings, catalogue: Catalogue, as_of: date) -> Any:
     return pipeline.progress_step(cfg, catalogue, as_of)
 
 
-@task(name="publish snapshot", **ON_IO)
-def publish_snapshot(cfg: Settings) -> Path:
-    """Copy the warehouse to the analysts' read-only snapshot."""
-    return pipeline.snapshot_step(cfg)
-
-
 @task(name="raise alerts", **ON_IO)
 def raise_alerts(cfg: Settings, catalogue: Catalogue, as_of: date, now: datetime) -> dict:
     """Open, escalate and close alert episodes; queue their messages in the outbox."""
@@ -64,14 +58,29 @@ def raise_alerts(cfg: Settings, catalogue: Catalogue, as_of: date, now: datetime
 
 @task(name="write report", **ON_IO)
 def write_report(cfg: Settings, catalogue: Catalogue, as_of: date) -> Any:
-    """The nightly report, when `kpi.reports` is installed."""
+    """The HTML report, the workbook and the Data Docs of an as-of date."""
     return pipeline.report_step(cfg, catalogue, as_of)
 
 
-@task(name="deliver outbox", **ON_IO)
-def deliver(cfg: Settings, now: datetime) -> Any:
-    """Send the outbox messages due at `now`."""
-    return pipeline.run_deliver(cfg, now)
+@task(name="publish snapshot", **ON_IO)
+def publish_snapshot(cfg: Settings) -> Path:
+    """Copy the warehouse to the analysts' read-only snapshot (after the run's row is final)."""
+    return pipeline.snapshot_step(cfg)
+
+
+# The task of each pipeline step: `call` runs `kpi.pipeline.night`'s sequence as tasks.
+STEP_TASKS = {
+    "ingest_step": ingest,
+    "progress_step": compute_progress,
+    "alerts_step": raise_alerts,
+    "report_step": write_report,
+    "snapshot_step": publish_snapshot,
+}
+
+
+def call(step, *args: Any) -> Any:
+    """Run a pipeline step as its Prefect task (the `call` given to `kpi.pipeline`)."""
+    return STEP_TASKS[step.__name__](*args)
 
 
 @task(name="replay day", task_run_name="replay {day}", **ON_IO)

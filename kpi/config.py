@@ -60,6 +60,11 @@ class Settings:
     desk_forwarded_allow_ips: str = "127.0.0.1"
     desk_check_concurrency: int = 1
     desk_check_queue: int = 8
+    # Readers and `kpi sql` (ops): how long a reader waits, the analyst query's bounds.
+    read_wait_seconds: int = 5
+    sql_timeout_seconds: int = 30
+    sql_memory_limit: str = "1GB"
+    sql_max_rows: int = 100_000
 
     @property
     def tz(self) -> ZoneInfo:

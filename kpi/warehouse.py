@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: connections, migrations, the analysts' snapshot and the run lock."""
+"""The DuckDB warehouse: connections, migrations, the analysts' snapshot, the run lock, readers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import fcntl
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,19 @@ TRANSFORMS = ROOT / "transforms"
 
 
 class LockedError(RuntimeError):
-    """Another pipeline run holds the lock."""
+    """Another pipeline run holds the lock (the message is Chinese: operators read it)."""
+
+
+class WarehouseBusy(LockedError):
+    """A reader gave up waiting for the warehouse or the snapshot (Chinese message)."""
+
+
+class NothingToRead(FileNotFoundError):
+    """There is no warehouse or snapshot yet in this state home (Chinese message)."""
+
+
+class NoSnapshot(NothingToRead):
+    """No snapshot has been published yet (Chinese message, with a hint where one may be)."""
 
 
 def sql_file(name: str, folder: Path = TRANSFORMS) -> str:
@@ -97,13 +110,99 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("commit")
 
 
-def open_snapshot(cfg: Settings) -> duckdb.DuckDBPyConnection:
+def shown_path(path: Path) -> str:
+    """A path as a person types it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _no_snapshot(cfg: Settings) -> NoSnapshot:
+    message = f"尚未发布查询快照（{shown_path(cfg.snapshot)}）。"
+    demo = cfg.with_home(cfg.home / "demo")
+    if demo.snapshot.exists():
+        from kpi.pipeline.demo import demo_exports  # only on this error path
+
+        message += (
+            f"示例数据（make run）的状态在 {shown_path(demo.home)}，请先在本终端执行：\n"
+            f"  {demo_exports(demo)}\n"
+            "（KPI_NOW 让提醒天数和 13710 时限按示例当天早上计算）"
+        )
+    else:
+        message += "请先运行 kpi run（或用 make run 运行示例数据）。"
+    return NoSnapshot(message)
+
+
+def _open_read_only(path: Path, deadline: float, busy: str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection, retried while another process holds the file read-write."""
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(busy) from None
+            time.sleep(0.2)
+
+
+def open_snapshot(cfg: Settings, *, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published snapshot (what analysts and `kpi sql` read)."""
     if not cfg.snapshot.exists():
-        raise FileNotFoundError(
-            f"no snapshot at {cfg.snapshot}: run the pipeline first (make run / kpi run)"
-        )
-    return duckdb.connect(str(cfg.snapshot), read_only=True)
+        raise _no_snapshot(cfg)
+    wait = cfg.read_wait_seconds if wait_seconds is None else wait_seconds
+    busy = (
+        f"分析快照（{shown_path(cfg.snapshot)}）正被其他程序以读写方式打开（已等待 {wait:g} 秒）："
+        "请关闭该程序，分析时用 duckdb -readonly 打开快照"
+    )
+    return _open_read_only(cfg.snapshot, time.monotonic() + wait, busy)
+
+
+def busy_message(cfg: Settings, waited: float) -> str:
+    """What a command says when the warehouse stays busy longer than it may wait."""
+    return (
+        f"数据仓库正忙：另一次运行正在写入（{shown_path(cfg.lock_file)}，已等待 {waited:g} 秒）。"
+        "请稍后再试；查询请用分析快照（kpi sql）"
+    )
+
+
+@contextlib.contextmanager
+def reading(
+    cfg: Settings, *, source: str = "snapshot", wait_seconds: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for a reader: the snapshot (default) or the warehouse; busy after seconds.
+
+    Readers never wait long: after `wait_seconds` (setting `read_wait_seconds`) they raise
+    WarehouseBusy, whose Chinese message a command prints as it is. The warehouse is read under
+    the shared run lock, so a reader never sees a run half-way and a run waits only for readers
+    already reading; inside a run (this thread holds the lock) it is an ordinary connection.
+    """
+    wait = cfg.read_wait_seconds if wait_seconds is None else wait_seconds
+    if source == "snapshot":
+        con = open_snapshot(cfg, wait_seconds=wait)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    if source != "warehouse":
+        raise ValueError(f"unknown source {source!r}: snapshot or warehouse")
+    if holds_lock(cfg):
+        with connect(cfg) as con:
+            yield con
+        return
+    deadline = time.monotonic() + wait
+    with pipeline_lock(cfg, wait_seconds=wait, shared=True):
+        if not cfg.warehouse.exists():
+            raise NothingToRead(
+                f"尚无数据仓库（{shown_path(cfg.warehouse)}）：请先运行 kpi run（或 make run）"
+            )
+        con = _open_read_only(cfg.warehouse, deadline, busy_message(cfg, wait))
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 _STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+")
@@ -155,24 +254,53 @@ def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+# Run locks this process holds, by (lock file, thread): a reader inside its own run uses the
+# run's warehouse instead of waiting for itself (`reading`).
+_HELD: dict[tuple[str, int], int] = {}
+
+
+def holds_lock(cfg: Settings) -> bool:
+    """True when this thread holds the run lock of `cfg`'s state home."""
+    return _HELD.get((str(cfg.lock_file), threading.get_ident()), 0) > 0
+
+
 @contextlib.contextmanager
-def pipeline_lock(cfg: Settings, *, wait_seconds: float = 0) -> Iterator[None]:
-    """Hold the run lock: two overlapping runs can never write the warehouse at once."""
+def pipeline_lock(
+    cfg: Settings, *, wait_seconds: float = 0, shared: bool = False
+) -> Iterator[None]:
+    """Hold the run lock: two writers never overlap; `shared` readers wait only for writers.
+
+    Not re-entrant: a second hold waits like any other, even in the same thread (what runs
+    inside a run never takes the lock again). After `wait_seconds` a writer gets LockedError
+    and a reader WarehouseBusy, both with a Chinese message; nothing is written before.
+    """
+    key = (str(cfg.lock_file), threading.get_ident())
     cfg.home.mkdir(parents=True, exist_ok=True)
     fh = open(cfg.lock_file, "a+")  # noqa: SIM115 - held for the whole block
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             break
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 fh.close()
-                raise LockedError(f"another pipeline run holds {cfg.lock_file}") from None
-            time.sleep(0.5)
+                if shared:
+                    raise WarehouseBusy(busy_message(cfg, wait_seconds)) from None
+                raise LockedError(
+                    f"另一次运行正在写入数据仓库（{shown_path(cfg.lock_file)}），"
+                    f"已等待 {wait_seconds:g} 秒仍未结束，本次未做任何改动：请稍后再试"
+                ) from None
+            time.sleep(0.2)
+    if not shared:
+        _HELD[key] = _HELD.get(key, 0) + 1
     try:
         yield
     finally:
+        if not shared:
+            _HELD[key] -= 1
+            if not _HELD[key]:
+                del _HELD[key]
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()
 

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # The embedded production setup on one machine: a local Prefect server (state in var/prefect,
-# telemetry off), a process worker, and the deployments of prefect.yaml. Ctrl-C stops it all.
-# Host and port: PREFECT_SERVER_API_HOST / PREFECT_SERVER_API_PORT (default 127.0.0.1:4200).
+# telemetry off), a process worker, the deployments of prefect.yaml, and the submission desk
+# (`kpi desk`). Ctrl-C (or SIGTERM) stops everything it started within 10 s.
+# Host and port: PREFECT_SERVER_API_HOST / PREFECT_SERVER_API_PORT (default 127.0.0.1:4200);
+# the desk's: KPI_DESK_HOST / KPI_DESK_PORT (config/kpi.toml).
 set -euo pipefail
+# Job control: every component runs in a process group of its own, so that stopping it also
+# stops what it started (the worker's flow-run processes, the server's children).
+set -m
 cd "$(dirname "$0")/.."
 
 export PREFECT_HOME="${PREFECT_HOME:-$PWD/var/prefect}"
@@ -14,13 +19,52 @@ export PREFECT_API_URL="http://$host:$port/api"
 bin="${KPI_VENV_BIN:-$PWD/.venv/bin}"
 pool="kpi-process"
 
-pids=()
-stop() {
-    trap - EXIT INT TERM
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+pids=() # process groups, the server first
+stopping=0
+alive() {
+    local pid
+    for pid in "$@"; do kill -0 -- "-$pid" 2>/dev/null && return 0; done
+    return 1
 }
-trap stop EXIT INT TERM
+halt() { # halt SECONDS PID...: SIGTERM to the groups, then wait at most SECONDS for them
+    local seconds=$1 pid
+    shift
+    for pid in "$@"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+    for _ in $(seq $((seconds * 10))); do
+        alive "$@" || return 0
+        sleep 0.1
+    done
+}
+descendants() { # every process below this script, whatever its group or session
+    ps -eo pid=,ppid= | awk -v root="$$" '
+        { parent[$1] = $2 }
+        END {
+            for (p in parent) {
+                q = parent[p]
+                while (q != "" && q > 1) { if (q == root) { print p; break } q = parent[q] }
+            }
+        }'
+}
+stop() {
+    [ "$stopping" = 1 ] && return
+    stopping=1
+    trap - EXIT INT TERM
+    echo "serve: stopping" >&2
+    # Flow runs start in sessions of their own: note them now, before their worker is gone.
+    local below pid
+    below=$(descendants)
+    # The worker and the desk first, while the server still answers them; then the server.
+    # Whatever ignored SIGTERM by then (a flow run, a hung child) is killed: under 10 s in all.
+    [ "${#pids[@]}" -gt 1 ] && halt 3 "${pids[@]:1}"
+    [ "${#pids[@]}" -gt 0 ] && halt 3 "${pids[0]}"
+    for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+    for pid in $below; do kill -KILL "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    echo "serve: stopped" >&2
+}
+trap stop EXIT
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
 
 mkdir -p "$PREFECT_HOME"
 "$bin/prefect" server start --host "$host" --port "$port" &
@@ -46,8 +90,15 @@ env -u KPI_PROJECT_DIR "$bin/prefect" --no-prompt deploy --all
 
 KPI_PROJECT_DIR="$PWD" "$bin/prefect" worker start --pool "$pool" --install-policy never &
 pids+=($!)
-"$bin/kpi" desk & pids+=($!)  # the submission desk (kpi/desk) at desk_host:desk_port, 127.0.0.1:8700
-echo "serve: Prefect UI at http://$host:$port  (worker on pool $pool; Ctrl-C stops)"
 
-# Stop everything as soon as the server or the worker stops.
+# The submission desk (kpi/desk) at desk_host:desk_port (KPI_DESK_HOST/KPI_DESK_PORT).
+"$bin/kpi" desk &
+pids+=($!)
+echo "serve: Prefect UI at http://$host:$port  (worker on pool $pool; desk: kpi desk; Ctrl-C stops)"
+
+# Stop everything as soon as any component stops.
+set +e
 wait -n
+rc=$?
+echo "serve: a component exited ($rc); stopping the others" >&2
+exit "$rc"

@@ -19,7 +19,8 @@ import click
 COMMAND_MODULES = (
     "kpi.cli.catalogue",  # targets, template
     "kpi.cli.ingest",  # ingest
-    "kpi.cli.progress",  # status, sql
+    "kpi.cli.progress",  # status
+    "kpi.cli.sql",  # sql
     "kpi.cli.alerts",  # alerts, ack, feedback, close, deliver
     "kpi.cli.reports",  # report
     "kpi.cli.run",  # run, replay, demo

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from kpi.config import ROOT, Settings
@@ -45,6 +48,75 @@ def wait_for_line(proc: subprocess.Popen, marker: str, stream: str = "stdout") -
         if marker in line:
             return seen
     raise AssertionError(f"{marker!r} never printed; got:\n{''.join(seen)}\n{proc.stderr.read()}")
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(cfg: Settings) -> Iterator[None]:
+    """The run lock held by another thread for the length of the block (not re-entrant here)."""
+    from kpi.warehouse import pipeline_lock
+
+    taken, release = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with pipeline_lock(cfg):
+                taken.set()
+                release.wait(60)
+        except BaseException as exc:  # handed to the test's thread below
+            failed.append(exc)
+            taken.set()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert taken.wait(10), "the lock was never taken"
+    if failed:
+        raise failed[0]
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(10)
+
+
+# The template's headers (kpi.contract) and rows for the tiny catalogue of tests/conftest.py.
+TEMPLATE = "填报单位,报告期,指标代码,指标名称,计量单位,数值,同比增长(%),上年同期值,参照值,进展状态,完成日期,备注"
+GOOD_ROWS = ["发改委,2023-06,investment_total,完成投资,亿元,120.5,,,,,,"]
+BAD_ROW = "人社局,2023-06,urban_jobs,新增城镇就业,人,很多,,,,,,"
+LAGGING_ROWS = ["发改委,2023-06,investment_total,完成投资,亿元,10,,,,,,"]
+
+
+def write_submission(folder: Path, name: str, rows: list[str]) -> Path:
+    """A UTF-8 CSV submission in the template's layout."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("\n".join([TEMPLATE, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def fail_once_after_storing(monkeypatch, cfg: Settings) -> list[str]:
+    """The first inbox ingest stores its files, leaves them in the inbox, then fails with an
+    I/O error (as a full disk would); later calls run as usual. Returns the calls, in order."""
+    import kpi.ingest
+
+    real_ingest, real_unlink = kpi.ingest.ingest_inbox, Path.unlink
+    calls: list[str] = []
+
+    def unlink(self, missing_ok=False):
+        if self.parent == cfg.inbox and len(calls) == 1:
+            raise OSError(28, "No space left on device", str(self))
+        return real_unlink(self, missing_ok=missing_ok)
+
+    def ingest_inbox(*args, **kwargs):
+        calls.append("first" if not calls else "retry")
+        receipts = real_ingest(*args, **kwargs)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return receipts
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(kpi.ingest, "ingest_inbox", ingest_inbox)
+    return calls
 
 
 def free_port() -> int:

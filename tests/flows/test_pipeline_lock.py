@@ -8,10 +8,10 @@ from datetime import date
 
 import duckdb
 import pytest
-from orchestration_helpers import child, wait_for_line
+from orchestration_helpers import child, lock_held_elsewhere, wait_for_line
 
 from kpi.pipeline import pipeline_run, run_nightly
-from kpi.warehouse import LockedError, pipeline_lock
+from kpi.warehouse import LockedError
 
 AS_OF = date(2023, 7, 15)
 
@@ -28,9 +28,9 @@ def runs(cfg) -> list[tuple]:
 
 
 def test_a_second_run_waits_a_bounded_time_then_fails_clearly_without_touching_anything(tiny_cfg):
-    with pipeline_lock(tiny_cfg):
+    with lock_held_elsewhere(tiny_cfg):
         started = time.monotonic()
-        with pytest.raises(LockedError, match="another pipeline run holds"):
+        with pytest.raises(LockedError, match="另一次运行正在写入"):
             run_nightly(tiny_cfg, "tiny-2023", AS_OF, lock_wait=1.0)
         waited = time.monotonic() - started
     assert 1.0 <= waited < 4.0

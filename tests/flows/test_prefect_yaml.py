@@ -81,3 +81,17 @@ def test_no_secret_is_written_in_the_file():
     keys = " ".join(yaml.safe_dump(DEPLOYMENTS).lower().split())
     for word in ("password", "secret", "token", "webhook", "wecombot://", "mailto", "key="):
         assert word not in values and word not in keys
+
+
+def test_no_flow_parameter_takes_a_moment_at_import_time():
+    """ "now" and dates default to None: each run asks kpi.clock when it starts, never earlier."""
+    import inspect
+    from datetime import date, datetime
+
+    for d in DEPLOYMENTS["deployments"]:
+        path, func = d["entrypoint"].split(":")
+        module = importlib.import_module(Path(path).with_suffix("").as_posix().replace("/", "."))
+        for name, param in inspect.signature(getattr(module, func).fn).parameters.items():
+            assert not isinstance(param.default, date | datetime), (d["name"], name)
+            if name in ("now", "as_of"):
+                assert param.default is None, (d["name"], name)

@@ -111,5 +111,5 @@ def test_a_range_of_days_includes_both_ends_and_refuses_a_reversed_range():
         date(2023, 3, 1),
     ]
     assert days(date(2023, 3, 1), date(2023, 3, 1)) == [date(2023, 3, 1)]
-    with pytest.raises(ValueError, match="before start"):
+    with pytest.raises(ValueError, match="早于起始日期"):
         days(date(2023, 3, 2), date(2023, 3, 1))

@@ -39,6 +39,8 @@ def test_the_main_job_builds_the_warehouse_and_delivers_alerts_to_the_local_sink
     assert f"分析快照：{home / 'warehouse' / 'kpi_snapshot.duckdb'}" in out
     assert "进展报告：" in out and "已发送的提醒：" in out
     assert "暂缓 0" in out  # delivered the morning after: quiet hours held nothing
+    # What to type in a new shell: the demo's home and its morning, not `make run` again.
+    assert f"export KPI_HOME={home} KPI_NOW=2023-02-07T08:30" in out
     assert (home / "warehouse" / "kpi_snapshot.duckdb").is_file()
     sent = [p for p in (home / "sinks").rglob("*") if p.is_file()]
     assert sent and any("新培养技能人才" in p.read_text(encoding="utf-8") for p in sent)
@@ -77,7 +79,7 @@ def test_kpi_run_fails_clearly_while_another_run_holds_the_warehouse(served, tmp
     with pipeline_lock(cfg):
         done = kpi(served, "run", "--as-of", "2023-02-01", home=home, KPI_LOCK_WAIT_SECONDS="1")
     assert done.returncode == 1
-    assert "另一次运行正在使用数据仓库" in done.stderr
+    assert "另一次运行正在写入数据仓库" in done.stderr
     assert not cfg.warehouse.exists()
 
 

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
-from kpi.cli.progress import sql_cmd, status_cmd
+from kpi.cli.progress import status_cmd
+from kpi.cli.sql import sql_cmd
 from kpi.config import ROOT, settings
 from kpi.progress import compute_progress
 from kpi.warehouse import connect, publish_snapshot

@@ -1,4 +1,4 @@
--- A pipeline run ends (completed or failed) with what it did.
+-- A pipeline run ends (completed or failed) with what the warehouse says it did.
 update meta.runs
 set finished_at = $finished_at,
     status = $status,
@@ -6,6 +6,8 @@ set finished_at = $finished_at,
     files_accepted = $files_accepted,
     files_partial = $files_partial,
     files_rejected = $files_rejected,
+    files_duplicate = $files_duplicate,
+    files_skipped = $files_skipped,
     rows_accepted = $rows_accepted,
     rows_rejected = $rows_rejected,
     alerts_raised = $alerts_raised

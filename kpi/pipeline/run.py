@@ -1,0 +1,348 @@
+"""A run's lifecycle: the lock, its meta.runs row, and what it did, read back from the warehouse.
+
+Every run holds `kpi.warehouse.pipeline_lock` for its whole length: a second run waits at most
+`cfg.lock_wait_seconds`, then fails with `LockedError` (it never skips silently). What a run
+reports (its summary, its meta.runs row) is read from the warehouse by run id when it ends, never
+added up from what its steps returned, so a retried step cannot change it. The snapshot is
+published after the row is final.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kpi import clock
+from kpi.catalogue import Catalogue, UnknownPlanError, load_catalogue
+from kpi.config import ROOT, Settings, load_settings
+from kpi.warehouse import connect, pipeline_lock, publish_snapshot, sql_file, sync_catalogue
+
+log = logging.getLogger("kpi.pipeline")
+
+RUNS_SQL = ROOT / "warehouse" / "runs"
+# Worst first: the order every summary lists statuses in.
+STATUS_ORDER = ("严重滞后", "滞后", "预警", "无数据", "正常", "已完成")
+DATA_STATUS_ORDER = ("数据异常", "缺报", "正常", "未到期")
+FILE_STATUSES = ("accepted", "partial", "rejected", "duplicate", "skipped")
+# The system's episode events (alerts.events.kind) a run's summary counts.
+ALERT_KINDS = (
+    "opened",
+    "worsened",
+    "repeated",
+    "recovered",
+    "reminded",
+    "escalated",
+    "escalated_again",
+)
+
+Step = Callable[..., Any]
+
+
+def direct(step: Step, *args: Any) -> Any:
+    """Run a step as a plain call (flows pass a caller that runs it as a Prefect task)."""
+    return step(*args)
+
+
+def resolve_settings(home: str | Path | None = None) -> Settings:
+    """Settings read afresh from the config file and KPI_* variables, optionally in another home."""
+    cfg = load_settings()
+    return cfg.with_home(Path(home)) if home else cfg
+
+
+def load_plan(cfg: Settings, plan: str | None = None) -> Catalogue:
+    """The validated catalogue of a plan from the configured catalogue folder (cached per version)."""
+    path = cfg.catalogue_path(plan)
+    if not path.is_file():
+        raise UnknownPlanError(plan or cfg.plan, path)  # Chinese, naming the plans there are
+    return _catalogue(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _catalogue(path: str, mtime_ns: int) -> Catalogue:
+    # Parsing and validating the YAML costs ~0.4 s: a replay would pay it every day.
+    return load_catalogue(path)
+
+
+def new_run_id() -> str:
+    """A fresh run id for runs started outside Prefect."""
+    return uuid.uuid4().hex
+
+
+def jsonable(value: Any) -> Any:
+    """A value made JSON-safe (dates, paths and other objects as strings)."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def local_naive(moment: datetime, cfg: Settings) -> datetime:
+    """A moment as the warehouse stores it: naive district time."""
+    return moment.astimezone(cfg.tz).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+@dataclass
+class Run:
+    """One pipeline run: its identity, what its steps returned, and its facts once it ended."""
+
+    cfg: Settings
+    catalogue: Catalogue
+    as_of: date
+    now: datetime
+    run_id: str
+    flow: str
+    call: Step = direct
+    started: float = field(default_factory=time.monotonic)
+    receipts: list[dict] = field(default_factory=list)
+    progress: Any = None  # pandas.DataFrame from compute_progress
+    alerts: dict = field(default_factory=dict)
+    report: Any = None
+    snapshot: Path | None = None
+    status: str = "running"
+    facts: dict = field(default_factory=dict)  # read back from the warehouse when it ended
+
+    @property
+    def plan(self) -> str:
+        """The plan code of this run."""
+        return self.catalogue.plan.code
+
+    @property
+    def run_at(self) -> datetime:
+        """The run's "now" as the warehouse stores it (alerts and messages carry it)."""
+        return local_naive(self.now, self.cfg)
+
+    def summary(self) -> dict:
+        """A JSON-safe account of the run (what `kpi run --json` prints), from its facts."""
+        facts = self.facts or empty_facts()
+        return {
+            "run_id": self.run_id,
+            "flow": self.flow,
+            "plan": self.plan,
+            "as_of": self.as_of.isoformat(),
+            "now": self.now.isoformat(),
+            "status": self.status,
+            **facts["counts"],
+            "files": facts["files"],
+            "skipped": facts["skipped"],
+            "statuses": facts["statuses"],
+            "data_statuses": facts["data_statuses"],
+            "alerts": facts["alerts"],
+            "warehouse": str(self.cfg.warehouse),
+            "snapshot": str(self.snapshot) if self.snapshot else None,
+            "report": jsonable(self.report),
+            "seconds": round(time.monotonic() - self.started, 2),
+        }
+
+
+# --- what a run did, from the warehouse ------------------------------------------------------
+
+
+def query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> list[dict]:
+    """Rows of a warehouse/runs/*.sql query as dicts."""
+    cur = con.execute(sql_file(name, RUNS_SQL), params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def file_row(rec: dict) -> dict:
+    """One file of a run as summaries and artifacts show it (from mart.run_files)."""
+    return {
+        "file": rec["file_name"],
+        "department": rec["department_zh"],
+        "department_code": rec["department_code"],
+        "status": rec["status"],
+        "status_zh": rec["status_zh"],
+        "accepted": int(rec["rows_accepted"] or 0),
+        "rejected": int(rec["rows_rejected"] or 0),
+        "revisions": int(rec["revisions"] or 0),
+        "reason": rec["reason_zh"],
+    }
+
+
+def run_files(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
+    """Every file a run saw (stored, duplicate, skipped), as summaries show them."""
+    return [file_row(r) for r in query(con, "run_files", {"run_id": run_id})]
+
+
+def night_files(con: duckdb.DuckDBPyConnection, plan_code: str, as_of: date) -> list[dict]:
+    """The files of the latest run that judged `plan_code` on `as_of` (the night's files).
+
+    The one count of a night's files: the run summary, the Prefect artifact and the report all
+    read it (a file that arrived after midnight belongs to the night that ingested it).
+    """
+    found = query(con, "night_run", {"plan_code": plan_code, "as_of": as_of})
+    return run_files(con, found[0]["run_id"]) if found else []
+
+
+def file_counts(files: list[dict]) -> dict[str, int]:
+    """meta.runs counters from a run's files: skipped files are listed, never counted as seen."""
+    by_status = {s: 0 for s in FILE_STATUSES}
+    for f in files:
+        by_status[f["status"]] = by_status.get(f["status"], 0) + 1
+    seen = [f for f in files if f["status"] != "skipped"]
+    return {
+        "files_seen": len(seen),
+        **{f"files_{s}": by_status[s] for s in FILE_STATUSES},
+        "rows_accepted": sum(f["accepted"] for f in seen),
+        "rows_rejected": sum(f["rejected"] for f in seen),
+    }
+
+
+def alert_counts(con: duckdb.DuckDBPyConnection, plan_code: str, run_at: datetime) -> dict:
+    """What the run's alerts step did, from the events and messages stamped with its moment."""
+    params = {"plan_code": plan_code, "run_at": run_at}
+    by_kind = {r["kind"]: int(r["n"]) for r in query(con, "run_alerts", params)}
+    counts = {k: by_kind.get(k, 0) for k in ALERT_KINDS}
+    counts["messages"] = int(query(con, "run_messages", params)[0]["n"])
+    return counts
+
+
+def alerts_raised(alerts: dict) -> int:
+    """Alerts raised by a run: episodes opened plus episodes that worsened."""
+    return sum(int(alerts.get(k) or 0) for k in ("opened", "worsened"))
+
+
+def _ordered(counts: dict[str, int], order: tuple[str, ...]) -> dict[str, int]:
+    rank = {s: i for i, s in enumerate(order)}
+    return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(order)), kv[0])))
+
+
+def status_counts(con: duckdb.DuckDBPyConnection, plan_code: str, as_of: date) -> tuple[dict, dict]:
+    """Targets per status and per data status on an as-of date, worst first."""
+    statuses: dict[str, int] = {}
+    data: dict[str, int] = {}
+    for r in query(con, "run_statuses", {"plan_code": plan_code, "as_of": as_of}):
+        statuses[r["status"]] = statuses.get(r["status"], 0) + int(r["n"])
+        data[r["data_status"]] = data.get(r["data_status"], 0) + int(r["n"])
+    return _ordered(statuses, STATUS_ORDER), _ordered(data, DATA_STATUS_ORDER)
+
+
+def empty_facts() -> dict:
+    """The facts of a run that did nothing."""
+    counts = file_counts([])
+    alerts = {k: 0 for k in ALERT_KINDS} | {"messages": 0}
+    counts["alerts_raised"] = 0
+    return {
+        "counts": counts,
+        "files": [],
+        "skipped": [],
+        "statuses": {},
+        "data_statuses": {},
+        "alerts": alerts,
+    }
+
+
+def run_facts(con: duckdb.DuckDBPyConnection, run: Run) -> dict:
+    """Everything a run reports, read from the warehouse by its id and its moment."""
+    files = run_files(con, run.run_id)
+    counts = file_counts(files)
+    alerts = alert_counts(con, run.plan, run.run_at)
+    counts["alerts_raised"] = alerts_raised(alerts)
+    statuses, data_statuses = status_counts(con, run.plan, run.as_of)
+    return {
+        "counts": counts,
+        "files": [f for f in files if f["status"] != "skipped"],
+        "skipped": [f for f in files if f["status"] == "skipped"],
+        "statuses": statuses,
+        "data_statuses": data_statuses,
+        "alerts": alerts,
+    }
+
+
+# --- the lifecycle -------------------------------------------------------------------------
+
+
+def _start_run(run: Run) -> None:
+    with connect(run.cfg) as con:
+        now = clock.local_now(run.cfg.tz)
+        con.execute(sql_file("abandon_runs", RUNS_SQL), {"now": now})
+        con.execute(
+            sql_file("start_run", RUNS_SQL),
+            {
+                "run_id": run.run_id,
+                "plan_code": run.plan,
+                "flow": run.flow,
+                "as_of": run.as_of,
+                "started_at": now,
+                "run_at": run.run_at,
+            },
+        )
+        # ref.* mirrors the catalogue this run judges by, so analysts join on the same codes.
+        sync_catalogue(con, run.catalogue)
+
+
+def _finish_run(run: Run, status: str) -> None:
+    run.status = status
+    with connect(run.cfg) as con:
+        run.facts = run_facts(con, run)
+        con.execute(
+            sql_file("finish_run", RUNS_SQL),
+            {
+                "run_id": run.run_id,
+                "status": status,
+                "finished_at": clock.local_now(run.cfg.tz),
+                **run.facts["counts"],
+            },
+        )
+
+
+def snapshot_step(cfg: Settings) -> Path:
+    """Publish the analysts' read-only snapshot."""
+    path = publish_snapshot(cfg)
+    log.info("step snapshot done: %s", path)
+    return path
+
+
+@contextlib.contextmanager
+def pipeline_run(
+    cfg: Settings,
+    plan: str | None,
+    as_of: date,
+    *,
+    now: datetime | None = None,
+    flow: str = "nightly",
+    run_id: str | None = None,
+    lock_wait: float | None = None,
+    publish: bool = True,
+    call: Step = direct,
+) -> Iterator[Run]:
+    """Hold the lock and record the run: completed, failed, or (if killed) abandoned by the next.
+
+    When the block ends, the run's row is made final from the warehouse, and only then is the
+    snapshot published (`publish`), so the analysts' copy shows the run as it ended. A failed
+    run publishes too: the snapshot then says that the latest run failed and what it had done.
+    """
+    wait = cfg.lock_wait_seconds if lock_wait is None else lock_wait
+    with pipeline_lock(cfg, wait_seconds=wait):
+        run = Run(
+            cfg=cfg,
+            catalogue=load_plan(cfg, plan),
+            as_of=as_of,
+            now=now or clock.now(cfg.tz),
+            run_id=run_id or new_run_id(),
+            flow=flow,
+            call=call,
+        )
+        _start_run(run)
+        log.info("run %s started: %s as of %s", run.run_id, run.plan, as_of)
+        try:
+            yield run
+            _finish_run(run, "completed")
+            if publish:
+                run.snapshot = call(snapshot_step, cfg)
+        except BaseException as exc:
+            log.exception("run %s failed", run.run_id)
+            with contextlib.suppress(Exception):  # the original error matters more
+                _finish_run(run, "failed")
+                if publish and isinstance(exc, Exception):
+                    run.snapshot = call(snapshot_step, cfg)
+            raise
+        log.info("run %s completed", run.run_id)

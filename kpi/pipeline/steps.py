@@ -1,0 +1,157 @@
+"""The nightly job's steps and their one sequence; `flows/` runs the same sequence as tasks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from kpi import clock
+from kpi.catalogue import Catalogue
+from kpi.config import Settings
+from kpi.pipeline.run import RUNS_SQL, Run, Step, direct, pipeline_run
+from kpi.warehouse import connect, pipeline_lock, sql_file
+
+log = logging.getLogger("kpi.pipeline")
+
+# Receipts of files that leave no row in raw.submissions: they are recorded for the run.
+UNSTORED = ("duplicate", "skipped")
+
+
+def record_unstored(cfg: Settings, plan_code: str, run_id: str, receipts: list[dict]) -> int:
+    """Record the run's duplicate and skipped files in meta.run_files; return how many."""
+    import pandas as pd
+
+    rows = [
+        {
+            "run_id": run_id,
+            "plan_code": plan_code,
+            "file_name": Path(str(r.get("file") or "")).name,
+            "status": r["status"],
+            "submission_id": r.get("submission_id") or "",
+            "reason_zh": r.get("reason"),
+            "seen_at": clock.local_now(cfg.tz),
+        }
+        for r in receipts
+        if r.get("status") in UNSTORED
+    ]
+    if not rows:
+        return 0
+    run_files_frame = pd.DataFrame(rows)  # noqa: F841 - scanned by DuckDB below
+    with connect(cfg) as con:
+        con.execute(sql_file("record_run_files", RUNS_SQL))
+    return len(rows)
+
+
+def ingest_step(cfg: Settings, catalogue: Catalogue, as_of: date, run_id: str) -> list[dict]:
+    """Ingest every file in the inbox; record the files that were not stored; return receipts."""
+    from kpi.ingest import ingest_inbox
+
+    receipts = ingest_inbox(cfg, catalogue, as_of=as_of, run_id=run_id)
+    record_unstored(cfg, catalogue.plan.code, run_id, receipts)
+    log.info("step ingest done: %d file(s)", len(receipts))
+    return receipts
+
+
+def progress_step(cfg: Settings, catalogue: Catalogue, as_of: date) -> Any:
+    """Compute progress for the as-of date into mart.progress and mart.status_history."""
+    from kpi.progress import compute_progress
+
+    progress = compute_progress(cfg, catalogue, as_of)
+    log.info("step progress done: %d target(s)", len(progress))
+    return progress
+
+
+def alerts_step(cfg: Settings, catalogue: Catalogue, as_of: date, now: datetime) -> dict:
+    """Raise alerts (episodes and outbox) for the as-of date."""
+    from kpi.alerts import raise_alerts
+
+    result = raise_alerts(cfg, catalogue, as_of, now)
+    log.info("step alerts done: %s", result)
+    return result
+
+
+def report_step(cfg: Settings, catalogue: Catalogue, as_of: date) -> dict[str, Path | None]:
+    """Write the night's HTML report, workbook and Data Docs."""
+    from kpi.reports import write_reports
+
+    result = write_reports(cfg, catalogue, as_of)
+    log.info("step report done: %s", result)
+    return result
+
+
+def night(run: Run, *, report: bool = True) -> None:
+    """The nightly sequence, the only copy of it: ingest, progress, alerts, report.
+
+    Each step goes through `run.call` (a plain call, or a Prefect task in `flows/`). The run's
+    lifecycle (`pipeline_run`) then makes its row final and publishes the snapshot.
+    """
+    cfg, cat, as_of = run.cfg, run.catalogue, run.as_of
+    run.receipts = run.call(ingest_step, cfg, cat, as_of, run.run_id)
+    run.progress = run.call(progress_step, cfg, cat, as_of)
+    run.alerts = run.call(alerts_step, cfg, cat, as_of, run.now)
+    if report:
+        run.report = run.call(report_step, cfg, cat, as_of)
+
+
+def nightly_run(
+    cfg: Settings,
+    plan: str | None,
+    as_of: date,
+    now: datetime | None = None,
+    *,
+    run_id: str | None = None,
+    lock_wait: float | None = None,
+    flow: str = "nightly",
+    publish: bool = True,
+    call: Step = direct,
+) -> Run:
+    """Ingest the inbox, compute progress, raise alerts, write the report, publish the snapshot.
+
+    `publish=False` (replayed days before the last) skips the report and the snapshot: nobody
+    reads them for a past night, and they are most of a quiet night's cost. Returns the ended
+    run (its summary, its progress frame, its catalogue).
+    """
+    with pipeline_run(
+        cfg,
+        plan,
+        as_of,
+        now=now,
+        flow=flow,
+        run_id=run_id,
+        lock_wait=lock_wait,
+        publish=publish,
+        call=call,
+    ) as run:
+        night(run, report=publish)
+    return run
+
+
+def run_nightly(
+    cfg: Settings,
+    plan: str | None,
+    as_of: date,
+    now: datetime | None = None,
+    *,
+    run_id: str | None = None,
+    lock_wait: float | None = None,
+    flow: str = "nightly",
+    publish: bool = True,
+) -> dict:
+    """`nightly_run` as plain calls; returns the run's summary (what `kpi run --json` prints)."""
+    run = nightly_run(
+        cfg, plan, as_of, now, run_id=run_id, lock_wait=lock_wait, flow=flow, publish=publish
+    )
+    return run.summary()
+
+
+def run_deliver(cfg: Settings, now: datetime | None = None, *, lock_wait: float | None = None):
+    """Send what the outbox holds that is due at `now` (under the run lock)."""
+    from kpi.alerts import deliver
+
+    wait = cfg.lock_wait_seconds if lock_wait is None else lock_wait
+    with pipeline_lock(cfg, wait_seconds=wait):
+        result = deliver(cfg, now or clock.now(cfg.tz))
+    log.info("deliver done: %s", result)
+    return result

@@ -1,0 +1,115 @@
+"""`make serve` (scripts/serve.sh) stops everything it started within 10 s of Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from orchestration_helpers import free_port
+
+from kpi.config import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def below(root: int) -> set[int]:
+    """Every live process descending from `root`, whatever its process group or session."""
+    parent: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] != "Z":
+                parent[int(d.name)] = int(fields[1])
+    found = set()
+    for pid in parent:
+        p = parent.get(pid)
+        while p and p > 1:
+            if p == root:
+                found.add(pid)
+                break
+            p = parent.get(p)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    still = set()
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2] != "Z":
+            still.add(pid)
+    return still
+
+
+def test_ctrl_c_stops_the_server_the_worker_and_a_running_flow_within_ten_seconds(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "KPI_"))}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+        KPI_HOME=str(tmp_path / "home"),
+        KPI_DESK_PORT=str(free_port()),
+        KPI_APPRISE_CONFIG="",
+        KPI_NOW=os.environ["KPI_NOW"],
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
+    log = tmp_path / "serve.log"
+    running: set[int] = set()
+    with open(log, "w") as out:
+        # Its own session, like a terminal's job: Ctrl-C goes to its foreground process group.
+        serve = subprocess.Popen(
+            [str(ROOT / "scripts" / "serve.sh")],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "serve: Prefect UI" not in log.read_text():
+            assert serve.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        started = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "prefect"), "deployment", "run", "replay/replay"]
+            + ["--param", "start=2023-01-01", "--param", "end=2023-06-30"],
+            env={**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert started.returncode == 0, started.stderr
+        while "Task run 'replay 2023-01-0" not in log.read_text():  # a flow run is under way
+            assert time.monotonic() < deadline + 60, log.read_text()[-3000:]
+            time.sleep(0.5)
+        running = below(serve.pid)
+        assert len(running) >= 3  # server, worker, the flow run (and their children)
+
+        stopped_at = time.monotonic()
+        os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in its terminal does
+        serve.wait(timeout=15)
+        while alive(running) and time.monotonic() - stopped_at < 15:
+            time.sleep(0.1)
+        took = time.monotonic() - stopped_at
+        assert not alive(running), f"still running: {alive(running)}\n{log.read_text()[-2000:]}"
+        assert took <= 10, f"took {took:.1f} s"
+        assert "serve: stopped" in log.read_text()
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGKILL)
+        for pid in alive(running | below(serve.pid)):  # nothing of this test outlives it
+            os.kill(pid, signal.SIGKILL)
