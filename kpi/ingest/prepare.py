@@ -39,13 +39,13 @@ from kpi.ingest.text import clip, display_name, name_key
 
 log = logging.getLogger("kpi.ingest")
 POOL_MIN_FILES = 400  # fewer files are parsed by one worker: more cost ~1 s each to start
-MAX_POOL_WORKERS = 4
+MAX_POOL_WORKERS = 2  # x parse_memory_mb each: part of the 1 GB the whole process tree may take
 STARTUP_SECONDS = 120.0  # a worker that cannot even start is a broken installation, not a file
 POLL_SECONDS = 0.05  # how often a busy worker's clock and memory are looked at
 IDLE_KEPT = 1  # workers kept for this process's next run
 QUEUED = 16  # files queued on a worker: it keeps parsing while this process holds the GIL
 RECYCLE_MB = 200  # a worker that grew beyond this after a file is not kept
-CATALOGUES_PER_WORKER = 256  # catalogues a worker keeps (a province has 150 plans)
+CATALOGUES_PER_WORKER = 32  # catalogues a worker keeps (a run sends a plan's files together)
 _COL_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -82,7 +82,7 @@ class Limits:
     max_columns: int = 100
     max_cells: int = 200_000
     seconds: float = 30.0  # to read and parse one file
-    memory_mb: int = 256  # resident memory of the worker parsing it
+    memory_mb: int = 192  # resident memory of the worker parsing it
 
     @property
     def caps(self) -> Caps:
@@ -428,7 +428,7 @@ class _Pool:
         self.as_of, self.limits = as_of, limits
         self.ahead_rows, self.ahead_files = rows, files
         self.cond = threading.Condition()
-        self.results: dict[int, Prepared] = {}
+        self.results: dict[int, tuple[int, Prepared | bytes]] = {}  # index -> (weight, result)
         self.next = 0  # the index the consumer takes next
         self.dispatched = 0  # jobs taken from `jobs`
         self.held = 0  # weight of the results waiting for the consumer
@@ -448,12 +448,19 @@ class _Pool:
             while self.next not in self.results and not self.finished and self.error is None:
                 self.cond.wait(0.5)
             if self.next in self.results:
-                p = self.results.pop(self.next)
+                weight, p = self.results.pop(self.next)
                 self.next += 1
-                self.held -= p.weight
+                self.held -= weight
                 self.cond.notify_all()
-                return p
+            else:
+                p = None
             error = self.error
+        if p is not None:
+            if isinstance(p, bytes):  # kept packed while it waited: a fifth of the memory
+                p = pickle.loads(p)
+            if p.error:
+                log.error("unexpected failure reading %s:\n%s", p.name, p.error)
+            return p
         if error is not None:
             raise RuntimeError("parsing files failed") from error
         self.close()  # all delivered: the workers go back (or stop)
@@ -566,9 +573,7 @@ class _Pool:
             elif kind == "done":
                 index, _, _ = w.tasks.popleft()
                 w.since = time.monotonic()  # the next file starts now, as far as we can tell
-                if value.error:
-                    log.error("unexpected failure reading %s:\n%s", value.name, value.error)
-                self._deliver(index, value)
+                self._deliver(index, *value)
 
     def _watch(self, sel, registered: set, *, memory_only: bool = False) -> None:
         now = time.monotonic()
@@ -594,7 +599,7 @@ class _Pool:
             for kind, value in w.messages():
                 if kind == "done":
                     index, _, _ = w.tasks.popleft()
-                    self._deliver(index, value)
+                    self._deliver(index, *value)
         if w in registered:
             sel.unregister(w.fd)
             registered.discard(w)
@@ -604,16 +609,16 @@ class _Pool:
         if w.tasks:
             index, _, path = w.tasks.popleft()
             log.warning("parsing %s stopped: %s", path.name, why)
-            self._deliver(index, refused_here(path, self.limits, why))
+            self._deliver(index, 1, refused_here(path, self.limits, why))
         with self.cond:
             for index, catalogue, path in reversed(w.tasks):
                 self.retry.appendleft((index, (catalogue, path)))
         w.tasks.clear()
 
-    def _deliver(self, index: int, p: Prepared) -> None:
+    def _deliver(self, index: int, weight: int, p: Prepared | bytes) -> None:
         with self.cond:
-            self.results[index] = p
-            self.held += p.weight
+            self.results[index] = (weight, p)
+            self.held += weight
             self.cond.notify_all()
 
 
@@ -699,9 +704,12 @@ def serve() -> None:
         elif kind == "file":
             _, key, path, as_of, limits = message
             out = prepare_file(Path(path), catalogues[key], as_of, limits)
+            # Packed here, unpacked by the consumer: waiting results take a fifth of the memory.
             try:
-                _send(stdout, ("done", out))
+                packed = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
             except (pickle.PicklingError, TypeError, ValueError, MemoryError):
                 out = Prepared(out.name, out.size, out.mtime, out.sha, error=traceback.format_exc())
                 out.refusal = (f"{_q(out.name)}读取时发生意外错误，无法处理", "unexpected")
-                _send(stdout, ("done", out))
+                packed = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+            weight, out = out.weight, None
+            _send(stdout, ("done", (weight, packed)))
