@@ -435,6 +435,7 @@ class _Pool:
         self.finished = False
         self.closing = False
         self.error: BaseException | None = None
+        self.watched = 0.0  # when the workers' clocks and memory were last looked at
         self.workers = [_take_worker(limits.memory_mb) for _ in range(workers)]
         self.thread = threading.Thread(target=self._feed, name="kpi-ingest-parse", daemon=True)
         self.thread.start()
@@ -577,6 +578,9 @@ class _Pool:
 
     def _watch(self, sel, registered: set, *, memory_only: bool = False) -> None:
         now = time.monotonic()
+        if now - self.watched < POLL_SECONDS:
+            return  # results arrive hundreds of times a second: look at the clock less often
+        self.watched = now
         for w in list(self.workers):
             if not w.ready:
                 if now - w.started > STARTUP_SECONDS:

@@ -217,7 +217,11 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> None:
 
 
 def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
-    """(part, sheet name) of each worksheet the workbook lists, then any other worksheet part."""
+    """(part, sheet name) of each worksheet the workbook lists, then any other worksheet part.
+
+    Every part under xl/worksheets/ is measured whatever the workbook says: the workbook's own
+    index only names the sheets and finds any kept elsewhere.
+    """
     sheets = _Collect("sheet", ("name", "r:id", "id"))
     rels = _Collect("Relationship", ("Id", "Target", "Type"))
     _scan_xml(zf, "xl/workbook.xml", sheets, limit=MAX_XML_PART)
