@@ -11,7 +11,13 @@ import click
 
 from kpi.catalogue import CatalogueError, get_catalogue
 
-STATUS_ZH = {"accepted": "已接收", "partial": "部分接收", "rejected": "退回", "duplicate": "重复"}
+STATUS_ZH = {
+    "accepted": "已接收",
+    "partial": "部分接收",
+    "rejected": "退回",
+    "duplicate": "重复",
+    "skipped": "跳过",
+}
 
 
 @click.command("ingest")
@@ -73,6 +79,7 @@ def _run_lock(cfg):
 
 def _print(receipts: list[dict], short: dict[str, str]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -80,22 +87,26 @@ def _print(receipts: list[dict], short: dict[str, str]) -> None:
     for col in ("文件", "单位", "状态", "接收行", "退回行", "修订", "说明"):
         table.add_column(col)
     for r in receipts:
-        rows = len({(e["sheet"], e["row"]) for e in r["rejected"]})
-        table.add_row(
-            r["file"],
+        rows = r.get("rejected_rows", len({(e["sheet"], e["row"]) for e in r["rejected"]}))
+        table.add_row(  # department text: never read as rich markup
+            escape(r["file"]),
             short.get(r["department"] or "", r["department"] or ""),
             STATUS_ZH.get(r["status"], r["status"]),
             str(r["accepted"]),
             str(rows),
             str(r["revisions"]),
-            r["reason"] or "",
+            escape(r["reason"] or ""),
         )
     console.print(table)
     for r in receipts:
         for e in r["rejected"]:
-            console.print(f"[red]退回[/red] {e['reason']}", highlight=False)
+            console.print(f"[red]退回[/red] {escape(e['reason'])}", highlight=False)
+        if r.get("rejected_unlisted"):
+            console.print(
+                f"[red]退回[/red] 另有 {r['rejected_unlisted']} 行未逐行列出", highlight=False
+            )
         for e in r["warnings"]:
-            console.print(f"[yellow]提示[/yellow] {e['reason']}", highlight=False)
+            console.print(f"[yellow]提示[/yellow] {escape(e['reason'])}", highlight=False)
 
 
 def register(group: click.Group) -> None:

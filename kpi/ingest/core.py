@@ -55,6 +55,10 @@ GROWTH_BAND = (
 # (each is capped at max_rows): the same bound holds the rows parsed ahead of it.
 CHUNK_FILES = 4000
 CHUNK_ROWS = 20_000
+# Files parsed ahead of the chunk being validated, kept packed (~1 KB a row): enough to keep
+# the workers busy while a chunk is validated and loaded.
+AHEAD_FILES = 4000
+AHEAD_ROWS = 20_000
 # Frame columns filled from the warehouse's current values (rules reading them run after the
 # rows of earlier files are known to be accepted).
 PREVIOUS_COLUMNS = frozenset({"previous_value", "previous_period"})
@@ -205,7 +209,12 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
     workers = auto_workers(len(jobs)) if workers is None else max(1, workers)
     # Worker processes parse the next chunk while this process validates and loads one.
     stream = prepared(
-        ((f.catalogue, f.path) for f in jobs), as_of, limits_of(cfg), workers, CHUNK_ROWS
+        ((f.catalogue, f.path) for f in jobs),
+        as_of,
+        limits_of(cfg),
+        workers,
+        AHEAD_ROWS,
+        AHEAD_FILES,
     )
     if workers > 1:
         # Importing GX takes seconds of this process's time, while it only waits for the

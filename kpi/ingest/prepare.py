@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import pickle
+import queue
 import selectors
 import stat
 import struct
@@ -25,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,12 +39,13 @@ from kpi.ingest.text import clip, display_name, name_key
 
 log = logging.getLogger("kpi.ingest")
 POOL_MIN_FILES = 400  # fewer files are parsed by one worker: more cost ~1 s each to start
-MAX_POOL_WORKERS = 4
+MAX_POOL_WORKERS = 2  # x parse_memory_mb each: part of the 1 GB the whole process tree may take
 STARTUP_SECONDS = 120.0  # a worker that cannot even start is a broken installation, not a file
 POLL_SECONDS = 0.05  # how often a busy worker's clock and memory are looked at
 IDLE_KEPT = 1  # workers kept for this process's next run
+QUEUED = 16  # files queued on a worker: it keeps parsing while this process holds the GIL
 RECYCLE_MB = 200  # a worker that grew beyond this after a file is not kept
-CATALOGUES_PER_WORKER = 256  # catalogues a worker keeps (a province has 150 plans)
+CATALOGUES_PER_WORKER = 32  # catalogues a worker keeps (a run sends a plan's files together)
 _COL_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -79,7 +82,7 @@ class Limits:
     max_columns: int = 100
     max_cells: int = 200_000
     seconds: float = 30.0  # to read and parse one file
-    memory_mb: int = 256  # resident memory of the worker parsing it
+    memory_mb: int = 192  # resident memory of the worker parsing it
 
     @property
     def caps(self) -> Caps:
@@ -271,7 +274,7 @@ def prepared(
 
 
 class _Worker:
-    """One parsing process, fed one file at a time over a pipe."""
+    """One parsing process, fed files over a pipe; it parses them in order, one at a time."""
 
     def __init__(self, memory_mb: int):
         env = {**os.environ, "KPI_PARSE_BACKSTOP_MB": str(max(1024, 4 * memory_mb))}
@@ -288,13 +291,30 @@ class _Worker:
         self.catalogues: dict[int, object] = {}  # id -> catalogue (kept alive: ids stay unique)
         self.ready = False
         self.started = time.monotonic()
-        self.task: tuple[int, object, Path, float] | None = None  # index, catalogue, path, since
+        self.tasks: deque[tuple[int, object, Path]] = deque()  # sent, result not yet read
+        self.since = 0.0  # when the first of `tasks` started, as far as this side can tell
+        self.paused_at: float | None = None  # results not read (the consumer is behind)
+        # Messages go out through a thread of their own: a worker blocked on writing a result
+        # does not read its input, and the feeding thread must never wait for it.
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.writer = threading.Thread(target=self._write, name="kpi-ingest-send", daemon=True)
+        self.writer.start()
 
     def send(self, message: object) -> None:
-        _send(self.proc.stdin, message)
+        self.outbox.put(message)
+
+    def _write(self) -> None:
+        stream = self.proc.stdin
+        while (message := self.outbox.get()) is not None:
+            try:
+                _send(stream, message)
+            except (OSError, ValueError):  # the worker is gone: its end of file says so
+                return
+        with contextlib.suppress(OSError):
+            stream.close()  # end of input: the worker exits
 
     def give(self, index: int, catalogue, path: Path, as_of: date, limits: Limits) -> None:
-        """Start parsing one file (the catalogue travels once per worker)."""
+        """Queue one file (the catalogue travels once per worker)."""
         key = id(catalogue)
         if key not in self.catalogues:
             if len(self.catalogues) >= CATALOGUES_PER_WORKER:
@@ -302,18 +322,24 @@ class _Worker:
                 self.catalogues.clear()
             self.send(("catalogue", key, catalogue))
             self.catalogues[key] = catalogue
-        self.task = (index, catalogue, path, time.monotonic())
+        if not self.tasks:
+            self.since = time.monotonic()
+            if self.paused_at is not None:
+                self.paused_at = self.since
+        self.tasks.append((index, catalogue, path))
         self.send(("file", key, str(path), as_of, limits))
 
     def messages(self) -> list:
-        """The complete messages that have arrived; EOFError when the worker is gone."""
+        """The complete messages that have arrived; EOFError once the worker is gone."""
+        ended = False
         while True:
             try:
                 chunk = os.read(self.fd, 1 << 20)
             except BlockingIOError:
                 break
             if not chunk:
-                raise EOFError("a parsing worker ended")
+                ended = True
+                break
             self.buf += chunk
         out = []
         while len(self.buf) >= 8:
@@ -322,7 +348,9 @@ class _Worker:
                 break
             out.append(pickle.loads(self.buf[8 : 8 + n]))
             del self.buf[: 8 + n]
-        return out
+        if ended and not out:
+            raise EOFError("a parsing worker ended")
+        return out  # after an end, the next call raises
 
     def rss_mb(self) -> float:
         try:
@@ -334,22 +362,23 @@ class _Worker:
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
-        self._close_pipes()
+        self.outbox.put(None)
+        self.writer.join()
+        with contextlib.suppress(OSError):
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         """End the worker: end of input, then a kill if it does not go."""
+        self.outbox.put(None)
+        self.writer.join(timeout=5)
         try:
-            self.proc.stdin.close()
             self.proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self._close_pipes()
-
-    def _close_pipes(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()
+        self.writer.join()
+        with contextlib.suppress(OSError):
+            self.proc.stdout.close()
 
 
 _IDLE: list[_Worker] = []
@@ -366,7 +395,7 @@ def _take_worker(memory_mb: int) -> _Worker:
 
 
 def _give_back(w: _Worker) -> None:
-    healthy = w.ready and w.task is None and w.proc.poll() is None and not w.buf
+    healthy = w.ready and not w.tasks and w.proc.poll() is None and not w.buf
     if healthy and w.rss_mb() < RECYCLE_MB:
         with _IDLE_LOCK:
             if len(_IDLE) < IDLE_KEPT:
@@ -384,20 +413,29 @@ def _stop_idle() -> None:
 
 
 class _Pool:
-    """Workers fed by one thread; results handed to the consumer in the order of the jobs."""
+    """Workers fed by one thread; results handed to the consumer in the order of the jobs.
+
+    Each worker has up to QUEUED files queued, so that it keeps parsing while this process is
+    busy. Memory is bounded where results arrive: a worker's results are read only while those
+    waiting for the consumer weigh less than `rows` (or when it holds the very one the consumer
+    waits for); a worker not read blocks on its pipe, holding one file's result. A file's time
+    budget runs from when the result before it was read, and only while its worker is read.
+    """
 
     def __init__(self, jobs: Iterator, as_of, limits: Limits, workers: int, rows: int, files: int):
         self.jobs = enumerate(jobs)
+        self.retry: deque[tuple[int, tuple]] = deque()  # queued on a worker that was stopped
         self.as_of, self.limits = as_of, limits
         self.ahead_rows, self.ahead_files = rows, files
         self.cond = threading.Condition()
-        self.results: dict[int, Prepared] = {}
+        self.results: dict[int, tuple[int, Prepared | bytes]] = {}  # index -> (weight, result)
         self.next = 0  # the index the consumer takes next
-        self.dispatched = 0
+        self.dispatched = 0  # jobs taken from `jobs`
         self.held = 0  # weight of the results waiting for the consumer
         self.finished = False
         self.closing = False
         self.error: BaseException | None = None
+        self.watched = 0.0  # when the workers' clocks and memory were last looked at
         self.workers = [_take_worker(limits.memory_mb) for _ in range(workers)]
         self.thread = threading.Thread(target=self._feed, name="kpi-ingest-parse", daemon=True)
         self.thread.start()
@@ -408,17 +446,26 @@ class _Pool:
 
     def __next__(self) -> Prepared:
         with self.cond:
-            while self.next not in self.results:
-                if self.error is not None:
-                    raise RuntimeError("parsing files failed") from self.error
-                if self.finished:
-                    raise StopIteration
+            while self.next not in self.results and not self.finished and self.error is None:
                 self.cond.wait(0.5)
-            p = self.results.pop(self.next)
-            self.next += 1
-            self.held -= p.weight
-            self.cond.notify_all()
+            if self.next in self.results:
+                weight, p = self.results.pop(self.next)
+                self.next += 1
+                self.held -= weight
+                self.cond.notify_all()
+            else:
+                p = None
+            error = self.error
+        if p is not None:
+            if isinstance(p, bytes):  # kept packed while it waited: a fifth of the memory
+                p = pickle.loads(p)
+            if p.error:
+                log.error("unexpected failure reading %s:\n%s", p.name, p.error)
             return p
+        if error is not None:
+            raise RuntimeError("parsing files failed") from error
+        self.close()  # all delivered: the workers go back (or stop)
+        raise StopIteration
 
     def close(self) -> None:
         """Stop feeding, and keep or stop the workers (idempotent)."""
@@ -429,61 +476,81 @@ class _Pool:
             self.cond.notify_all()
         self.thread.join()
         for w in self.workers:
-            if w.task is not None:
+            if w.tasks:
                 w.kill()
             else:
                 _give_back(w)
         self.workers = []
 
     # feeding thread
-    def _may_dispatch(self) -> bool:
-        if self.dispatched == self.next:
-            return True  # the consumer waits for this one
-        return self.held < self.ahead_rows and self.dispatched - self.next < self.ahead_files
+    def _take_job(self):
+        if self.retry:
+            return self.retry.popleft()
+        if self.dispatched - self.next >= self.ahead_files:
+            return None
+        item = next(self.jobs, None)
+        if item is not None:
+            self.dispatched += 1
+        return item
+
+    def _readable(self, w: _Worker) -> bool:
+        if not w.ready:
+            return True
+        return self.held < self.ahead_rows or bool(w.tasks and w.tasks[0][0] == self.next)
 
     def _feed(self) -> None:
         sel = selectors.DefaultSelector()
+        registered: set[_Worker] = set()
+        exhausted = False
         try:
-            for w in self.workers:
-                sel.register(w.fd, selectors.EVENT_READ, w)
-            exhausted = False
             while True:
                 with self.cond:
                     if self.closing:
                         return
                     todo = []
                     for w in self.workers:
-                        if exhausted or not w.ready or w.task is not None:
-                            continue
-                        if not self._may_dispatch():
-                            break
-                        item = next(self.jobs, None)
-                        if item is None:
-                            exhausted = True
-                            break
-                        self.dispatched += 1
-                        todo.append((w, item))
-                        w.task = (item[0], item[1][0], Path(item[1][1]), time.monotonic())
+                        while w.ready and len(w.tasks) + _count(todo, w) < QUEUED:
+                            item = self._take_job()
+                            if item is None:
+                                exhausted = exhausted or (
+                                    not self.retry
+                                    and self.dispatched - self.next < self.ahead_files
+                                )
+                                break
+                            todo.append((w, item))
+                    readable = {w for w in self.workers if self._readable(w)}
                 for w, (index, (catalogue, path)) in todo:
-                    try:
-                        w.give(index, catalogue, Path(path), self.as_of, self.limits)
-                    except (BrokenPipeError, OSError):
-                        self._replace(sel, w, "crash")
-                    else:
-                        failpoint("parse")  # a worker is reading a file
-                busy = [w for w in self.workers if w.task is not None or not w.ready]
-                if exhausted and not any(w.task is not None for w in self.workers):
+                    if w not in self.workers:  # stopped meanwhile: its files go back
+                        self.retry.append((index, (catalogue, path)))
+                        continue
+                    w.give(index, catalogue, Path(path), self.as_of, self.limits)
+                    failpoint("parse")  # a worker is reading a file
+                busy = any(w.tasks or not w.ready for w in self.workers)
+                if exhausted and not busy and not self.retry:
                     with self.cond:
                         self.finished = True
                         self.cond.notify_all()
                     return
-                if not busy:
+                now = time.monotonic()
+                for w in self.workers:
+                    if w in readable and w not in registered:
+                        sel.register(w.fd, selectors.EVENT_READ, w)
+                        registered.add(w)
+                        if w.paused_at is not None:  # the clock stood while nothing was read
+                            w.since += now - w.paused_at
+                            w.paused_at = None
+                    elif w not in readable and w in registered:
+                        sel.unregister(w.fd)
+                        registered.discard(w)
+                        w.paused_at = now
+                if not registered:
                     with self.cond:
                         self.cond.wait(0.1)  # the consumer is behind: wait for it
+                    self._watch(sel, registered, memory_only=True)
                     continue
                 for key, _ in sel.select(POLL_SECONDS):
-                    self._read(sel, key.data)
-                self._watch(sel)
+                    self._read(sel, registered, key.data)
+                self._watch(sel, registered)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             with self.cond:
                 self.error = exc
@@ -491,56 +558,76 @@ class _Pool:
         finally:
             sel.close()
 
-    def _read(self, sel, w: _Worker) -> None:
+    def _read(self, sel, registered: set, w: _Worker) -> None:
+        if w not in self.workers:
+            return
         try:
             messages = w.messages()
         except EOFError:
             if not w.ready:
                 raise RuntimeError("a parsing worker could not start") from None
-            self._replace(sel, w, "crash")
+            self._replace(sel, registered, w, "crash")
             return
         for kind, value in messages:
             if kind == "ready":
                 w.ready = True
             elif kind == "done":
-                w.task, index = None, w.task[0]
-                if value.error:
-                    log.error("unexpected failure reading %s:\n%s", value.name, value.error)
-                self._deliver(index, value)
+                index, _, _ = w.tasks.popleft()
+                w.since = time.monotonic()  # the next file starts now, as far as we can tell
+                self._deliver(index, *value)
 
-    def _watch(self, sel) -> None:
+    def _watch(self, sel, registered: set, *, memory_only: bool = False) -> None:
         now = time.monotonic()
+        if now - self.watched < POLL_SECONDS:
+            return  # results arrive hundreds of times a second: look at the clock less often
+        self.watched = now
         for w in list(self.workers):
             if not w.ready:
                 if now - w.started > STARTUP_SECONDS:
                     raise RuntimeError("a parsing worker did not start in time")
                 continue
-            if w.task is None:
+            if not w.tasks:
                 continue
-            if now - w.task[3] > self.limits.seconds:
-                self._replace(sel, w, "timeout")
-            elif w.rss_mb() > self.limits.memory_mb:
-                self._replace(sel, w, "memory")
+            if w.rss_mb() > self.limits.memory_mb:
+                self._replace(sel, registered, w, "memory")
+            elif not memory_only and w in registered and now - w.since > self.limits.seconds:
+                self._replace(sel, registered, w, "timeout")
 
-    def _replace(self, sel, w: _Worker, why: str) -> None:
-        """Stop a worker whose file broke a limit (or the worker), refuse that file, start anew."""
-        sel.unregister(w.fd)
-        task = w.task
-        w.task = None
+    def _replace(self, sel, registered: set, w: _Worker, why: str) -> None:
+        """Stop a worker whose file broke a limit (or the worker), refuse that file, start anew.
+
+        Results it had finished are taken first, so that only the file it was on is blamed; the
+        files queued behind it go to other workers.
+        """
+        with contextlib.suppress(EOFError, OSError):
+            for kind, value in w.messages():
+                if kind == "done":
+                    index, _, _ = w.tasks.popleft()
+                    self._deliver(index, *value)
+        if w in registered:
+            sel.unregister(w.fd)
+            registered.discard(w)
         w.kill()
         fresh = _Worker(self.limits.memory_mb)
         self.workers[self.workers.index(w)] = fresh
-        sel.register(fresh.fd, selectors.EVENT_READ, fresh)
-        if task is not None:
-            index, _, path, _ = task
+        if w.tasks:
+            index, _, path = w.tasks.popleft()
             log.warning("parsing %s stopped: %s", path.name, why)
-            self._deliver(index, refused_here(path, self.limits, why))
-
-    def _deliver(self, index: int, p: Prepared) -> None:
+            self._deliver(index, 1, refused_here(path, self.limits, why))
         with self.cond:
-            self.results[index] = p
-            self.held += p.weight
+            for index, catalogue, path in reversed(w.tasks):
+                self.retry.appendleft((index, (catalogue, path)))
+        w.tasks.clear()
+
+    def _deliver(self, index: int, weight: int, p: Prepared | bytes) -> None:
+        with self.cond:
+            self.results[index] = (weight, p)
+            self.held += weight
             self.cond.notify_all()
+
+
+def _count(todo: list, w: _Worker) -> int:
+    return sum(1 for x, _ in todo if x is w)
 
 
 def refused_here(path: Path, limits: Limits, why: str) -> Prepared:
@@ -621,9 +708,12 @@ def serve() -> None:
         elif kind == "file":
             _, key, path, as_of, limits = message
             out = prepare_file(Path(path), catalogues[key], as_of, limits)
+            # Packed here, unpacked by the consumer: waiting results take a fifth of the memory.
             try:
-                _send(stdout, ("done", out))
+                packed = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
             except (pickle.PicklingError, TypeError, ValueError, MemoryError):
                 out = Prepared(out.name, out.size, out.mtime, out.sha, error=traceback.format_exc())
                 out.refusal = (f"{_q(out.name)}读取时发生意外错误，无法处理", "unexpected")
-                _send(stdout, ("done", out))
+                packed = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+            weight, out = out.weight, None
+            _send(stdout, ("done", (weight, packed)))

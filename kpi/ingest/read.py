@@ -33,6 +33,7 @@ MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
 MAX_SHEETS = 255  # sheets (or HTML tables) of one file
 MAX_SHARED_CHARS = 20_000_000  # text of an .xlsx's shared strings, all together
 MAX_XML_PART = 10_000_000  # a workbook's own index parts (workbook.xml, its relationships)
+SMALL_PART = 1_000_000  # shared strings this small cannot hold too many strings or too much text
 SHEET_NAME_CHARS = 100
 HTML_CHUNK = 1 << 16
 
@@ -82,6 +83,9 @@ class _Budget:
     def check(self, sheet: str | None, rows: int, columns: int) -> None:
         """A sheet (None: the file's only one) whose used area reaches `rows` x `columns` so far."""
         c = self.caps
+        fits = rows <= c.max_rows and columns <= c.max_columns
+        if fits and self.cells + rows * columns <= c.max_cells:
+            return
         where = f"的工作表“{clip(sheet)}”" if sheet is not None else ""
         if rows > c.max_rows:
             raise FileRefused(
@@ -185,13 +189,19 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> None:
                     "是压缩包而不是Excel工作簿（缺少workbook），不是电子表格，无法读取",
                     "not_spreadsheet",
                 )
-            if "xl/sharedStrings.xml" in names:
-                _scan_xml(zf, "xl/sharedStrings.xml", _SharedStrings(budget.caps))
+            strings = (
+                zf.getinfo("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else None
+            )
+            if strings is not None and strings.file_size > SMALL_PART:
+                _scan_xml(zf, strings.filename, _SharedStrings(budget.caps))
             for part, sheet in _sheet_parts(zf, names):
                 budget.sheet()
-                scan = _SheetScan(budget, sheet)
-                _scan_xml(zf, part, scan)
-                budget.done(scan.max_row, scan.max_col)
+                area = _quick_area(zf, part, budget, sheet)
+                if area is None:  # large, or written in a way the quick look cannot vouch for
+                    scan = _SheetScan(budget, sheet)
+                    _scan_xml(zf, part, scan)
+                    area = scan.max_row, scan.max_col
+                budget.done(*area)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -207,7 +217,11 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> None:
 
 
 def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
-    """(part, sheet name) of each worksheet the workbook lists, then any other worksheet part."""
+    """(part, sheet name) of each worksheet the workbook lists, then any other worksheet part.
+
+    Every part under xl/worksheets/ is measured whatever the workbook says: the workbook's own
+    index only names the sheets and finds any kept elsewhere.
+    """
     sheets = _Collect("sheet", ("name", "r:id", "id"))
     rels = _Collect("Relationship", ("Id", "Target", "Type"))
     _scan_xml(zf, "xl/workbook.xml", sheets, limit=MAX_XML_PART)
@@ -248,8 +262,8 @@ def _scan_xml(zf: zipfile.ZipFile, part: str, handler, limit: int | None = None)
     parser = expat.ParserCreate()
     parser.buffer_text = True
     parser.StartElementHandler = handler.start
-    parser.EndElementHandler = handler.end
-    parser.CharacterDataHandler = handler.chars
+    if getattr(handler, "needs_text", False):
+        parser.CharacterDataHandler = handler.chars
 
     def no_dtd(*_args) -> None:
         raise _corrupt()
@@ -285,15 +299,11 @@ class _Collect:
                 {a: str(by_local.get(a) or by_local.get(_local(a)) or "") for a in self.attrs}
             )
 
-    def end(self, name: str) -> None:
-        pass
-
-    def chars(self, data: str) -> None:
-        pass
-
 
 class _SharedStrings:
     """Counts the shared strings: no more than the cells a file may hold, bounded text."""
+
+    needs_text = True
 
     def __init__(self, caps: Caps):
         self.caps, self.count, self.text = caps, 0, 0
@@ -307,9 +317,6 @@ class _SharedStrings:
                     "too_many_cells",
                 )
 
-    def end(self, name: str) -> None:
-        pass
-
     def chars(self, data: str) -> None:
         self.text += len(data)
         if self.text > MAX_SHARED_CHARS:
@@ -320,6 +327,34 @@ class _SharedStrings:
 
 
 _CELL_REF = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
+QUICK_PART = 4_000_000  # sheet XML up to this size is first measured by a quick look
+_CELL_TAG = re.compile(rb"<c[\s/>]")
+_CELL_POS = re.compile(rb'<c\s[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+_PREFIXED = re.compile(rb"<\w+:(?:c|row)[\s/>]|<!\[CDATA\[")
+
+
+def _quick_area(zf: zipfile.ZipFile, part: str, budget: _Budget, sheet: str):
+    """The area of every cell of a small sheet, blank ones included: a bound of the used area.
+
+    Sound only when every cell states its position and no tag is prefixed; then, within the
+    caps, the exact scan is not needed (the template's own sheets, every night). None: unsure.
+    """
+    info = zf.getinfo(part)
+    if info.file_size > QUICK_PART:
+        return None
+    data = zf.read(info)
+    if _PREFIXED.search(data):
+        return None
+    cells = _CELL_POS.findall(data)
+    if len(cells) != len(_CELL_TAG.findall(data)):
+        return None  # a cell without a position
+    if not cells:
+        return 0, 0
+    rows = max(int(r) for _, r in cells)
+    cols = max(_column_number(c.decode()) for c in {c for c, _ in cells})
+    c = budget.caps
+    fits = rows <= c.max_rows and cols <= c.max_columns
+    return (rows, cols) if fits and budget.cells + rows * cols <= c.max_cells else None
 
 
 def _column_number(letters: str) -> int:
@@ -330,49 +365,48 @@ def _column_number(letters: str) -> int:
 
 
 class _SheetScan:
-    """The used area of one worksheet's XML (cells with a value), checked against the caps."""
+    """The used area of one worksheet's XML (cells with a value), checked against the caps.
+
+    Only element starts are looked at (a handful per cell): a cell counts once a `<v>` or `<is>`
+    opens inside it; a cell with neither (a formatted blank, a formula never calculated) is
+    empty, as calamine reads it.
+    """
 
     def __init__(self, budget: _Budget, sheet: str):
         self.budget, self.sheet = budget, sheet
         self.row = self.col = self.max_row = self.max_col = 0
-        self.in_cell = self.in_value = self.valued = False
-        self.cell_row = self.cell_col = 0
+        self.cell: tuple[int, int] | None = None  # (row, column) of the open cell, until valued
+        self.kinds: dict[str, str] = {}
 
     def start(self, name: str, attrs: dict) -> None:
-        tag = _local(name)
-        if tag == "c":
+        kind = self.kinds.get(name)
+        if kind is None:
+            kind = self.kinds[name] = _KINDS.get(_local(name), "")
+        if not kind:
+            return
+        if kind == "c":
             ref = attrs.get("r")
             m = _CELL_REF.match(ref) if ref else None
             if m:
-                self.cell_col, self.cell_row = _column_number(m.group(1)), int(m.group(2))
+                self.col, row = _column_number(m.group(1)), int(m.group(2))
             else:
-                self.cell_col, self.cell_row = self.col + 1, self.row
-            self.col = self.cell_col
-            self.in_cell, self.valued = True, False
-        elif tag == "row":
+                self.col, row = self.col + 1, self.row
+            self.cell = (row, self.col)
+        elif kind == "row":
             r = attrs.get("r")
             self.row = int(r) if r and r.isdigit() else self.row + 1
             self.col = 0
-        elif self.in_cell and tag == "v":
-            self.in_value = True
-        elif self.in_cell and tag == "is":
-            self.valued = True  # an inline string, even an empty one, is a value
+            self.cell = None
+        elif self.cell is not None:  # <v> or <is>: the open cell holds a value
+            row, col = self.cell
+            self.cell = None
+            if row > self.max_row or col > self.max_col:
+                rows, cols = max(self.max_row, row), max(self.max_col, col)
+                self.budget.check(self.sheet, rows, cols)
+                self.max_row, self.max_col = rows, cols
 
-    def end(self, name: str) -> None:
-        tag = _local(name)
-        if tag == "c":
-            if self.valued:
-                rows, cols = max(self.max_row, self.cell_row), max(self.max_col, self.cell_col)
-                if rows != self.max_row or cols != self.max_col:
-                    self.budget.check(self.sheet, rows, cols)
-                    self.max_row, self.max_col = rows, cols
-            self.in_cell = self.in_value = False
-        elif tag == "v":
-            self.in_value = False
 
-    def chars(self, data: str) -> None:
-        if self.in_value and not self.valued and data.strip():
-            self.valued = True
+_KINDS = {"c": "c", "row": "row", "v": "value", "is": "value"}
 
 
 # --- .xls: the BIFF records of the OLE2 container ---------------------------------------------
