@@ -51,6 +51,13 @@ COMPARATORS_BY_KIND = {
     "qualitative": ("done",),
 }
 REFERENCES = ("city_average", "district_average", "province_average", "national_average")
+# How each reference series is named for people (progress texts, the 分解表, reports).
+REFERENCE_ZH = {
+    "city_average": "全市平均",
+    "district_average": "全区平均",
+    "province_average": "全省平均",
+    "national_average": "全国平均",
+}
 FIRMNESS_ZH = {"firm": "确保", "aspirational": "力争", "plain": ""}
 KIND_ZH = {
     "growth_rate": "增速",

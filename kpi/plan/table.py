@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kpi.catalogue import KIND_ZH, Catalogue, Target
+from kpi.catalogue import KIND_ZH, REFERENCE_ZH, Catalogue, Target
 from transforms.progress import PACE_ZH
 
 SHEET = "分解表"
@@ -83,12 +83,7 @@ BY_KEY = {c.key: c for c in COLUMNS}
 COMPARATOR_ZH = {">=": "≥", "<=": "≤", ">": ">", "done": "完成"}
 CADENCE_ZH = {"monthly": "月报", "quarterly": "季报", "half_yearly": "半年报", "annual": "年报"}
 FIRMNESS_LABEL = {"firm": "确保", "aspirational": "力争", "plain": "一般"}
-REFERENCE_LABEL = {
-    "city_average": "全市平均",
-    "district_average": "全区平均",
-    "province_average": "全省平均",
-    "national_average": "全国平均",
-}
+REFERENCE_LABEL = REFERENCE_ZH
 HEADLINE_LABEL = {True: "是", False: "否"}
 
 # Words read back on import besides the labels above (what people type in Excel).
