@@ -245,11 +245,7 @@ class Catalogue(BaseModel):
         The one lookup of the register: ingest's 填报单位, every `-d` option and the templates
         call it. None if the text names no registered department.
         """
-        names = self._department_names()
-        for key in name_variants(text, self.plan.district_zh):
-            if key in names:
-                return names[key]
-        return None
+        return find_department(self._department_names(), text, self.plan.district_zh)
 
     def closest_departments(self, text: str, n: int = 3) -> list[Department]:
         """The registered departments whose Chinese names look most like `text`, best first."""
@@ -343,6 +339,16 @@ def department_names(
                 if other.code != d.code:
                     clashes.append(f"name {written!r} names both {other.code} and {d.code}")
     return names, clashes
+
+
+def find_department(
+    names: dict[str, Department], text: object, district_zh: str
+) -> Department | None:
+    """The department `text` names among a register's folded names (`department_names`)."""
+    for key in name_variants(text, district_zh):
+        if key in names:
+            return names[key]
+    return None
 
 
 def _likeness(a: str, b: str) -> float:
