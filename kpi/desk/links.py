@@ -19,6 +19,7 @@ that packs parts to WeCom's 4096-byte limit reserves LINK_LINE_BYTES for the lin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,12 +42,17 @@ class MessageLink:
     expires: datetime  # aware
 
 
+# An address a message can carry as a link: no spaces, quotes, brackets or parentheses (they
+# would end a markdown link or an HTML attribute early).
+_LINKABLE = re.compile(r"https?://[^\s()<>\[\]\"'`]+")
+
+
 def base_url(cfg: Settings) -> str | None:
     """The desk's address for links (`desk_base_url`), or None when links cannot be made."""
     base = cfg.desk_base_url.strip().rstrip("/")
     if not base or len(base.encode("utf-8")) > MAX_BASE_URL_BYTES:
         return None
-    return base
+    return base if _LINKABLE.fullmatch(base) else None
 
 
 def mint_link(

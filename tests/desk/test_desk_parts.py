@@ -108,6 +108,12 @@ def test_a_message_link_is_minted_per_call_within_its_byte_budget(key_cfg):
     assert links.link_line(replace(key_cfg, desk_base_url=""), "hongqi-2023", "fgw") == ""
     long_base = replace(key_cfg, desk_base_url="https://" + "x" * 300)
     assert links.department_link(long_base, "hongqi-2023", "fgw") is None
+    for odd in ("desk.example.cn", "https://desk.example.cn/a b", "https://x.cn/(y)", "ftp://x"):
+        assert links.mint_link(replace(key_cfg, desk_base_url=odd), "hongqi-2023", "fgw") is None
+    https = replace(key_cfg, desk_base_url="https://mubiao.hongqi.gov.cn/desk/")
+    assert links.mint_link(https, "hongqi-2023", "fgw").url.startswith(
+        "https://mubiao.hongqi.gov.cn/desk/?token=kd1."
+    )
 
 
 def test_a_message_link_is_signed_again_identically_from_its_id_and_times(key_cfg):
