@@ -295,9 +295,10 @@ def _segments(text: str) -> dict[str, str] | str:
 
 
 def _seasonal_written(row: _Row) -> bool:
-    """Whether the row writes a catalogue curve (bare, or after 季节曲线：)."""
+    """Whether the row writes a catalogue curve (bare, or after 季节曲线：); a cell whose labels
+    are malformed counts as written (that problem is reported once, by `_curves`)."""
     parts = _segments(row.text("profile"))
-    return isinstance(parts, dict) and bool(parts.get("") or parts.get(SEASONAL_LABEL))
+    return isinstance(parts, str) or bool(parts.get("") or parts.get(SEASONAL_LABEL))
 
 
 def _curves(row: _Row, floors, kind: str | None, monthly_plans: dict) -> list[float] | None:

@@ -209,3 +209,28 @@ def test_kpi_plan_export_shows_the_monthly_plans_of_the_status_config(cfg, tmp_p
         settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert _cells(out, "project_investment")["project_investment"].startswith("月度计划：2.2,")
+
+
+def test_a_curve_cell_with_a_label_twice_gets_one_clear_problem(
+    hongqi, cfg, tmp_path, catalogue_dir
+):
+    from kpi.plan import ImportError_
+
+    path = export_plan(hongqi, tmp_path / "f.xlsx")
+    wb = load_workbook(path)
+    ws = wb["分解表"]
+    col = {h: j for j, h in enumerate(HEADERS, start=1)}
+    row = next(
+        r for r in range(3, ws.max_row + 1)
+        if ws.cell(r, col["指标代码"]).value == "project_investment"
+    )  # fmt: skip
+    curve = ws.cell(row, col["各月累计进度(%)"]).value
+    ws.cell(row, col["各月累计进度(%)"]).value = f"季节曲线：{curve}；季节曲线：{curve}"
+    wb.save(path)
+
+    try:
+        import_plan(cfg, path, "hongqi-2023", catalogue_dir)
+    except ImportError_ as exc:
+        assert exc.problems == [f"第{row}行“各月累计进度(%)”列：“季节曲线”出现了两次"]
+    else:
+        raise AssertionError("imported")
