@@ -51,6 +51,13 @@ COMPARATORS_BY_KIND = {
     "qualitative": ("done",),
 }
 REFERENCES = ("city_average", "district_average", "province_average", "national_average")
+# How each reference series is named for people (progress texts, the 分解表, reports).
+REFERENCE_ZH = {
+    "city_average": "全市平均",
+    "district_average": "全区平均",
+    "province_average": "全省平均",
+    "national_average": "全国平均",
+}
 FIRMNESS_ZH = {"firm": "确保", "aspirational": "力争", "plain": ""}
 KIND_ZH = {
     "growth_rate": "增速",
@@ -238,11 +245,7 @@ class Catalogue(BaseModel):
         The one lookup of the register: ingest's 填报单位, every `-d` option and the templates
         call it. None if the text names no registered department.
         """
-        names = self._department_names()
-        for key in name_variants(text, self.plan.district_zh):
-            if key in names:
-                return names[key]
-        return None
+        return find_department(self._department_names(), text, self.plan.district_zh)
 
     def closest_departments(self, text: str, n: int = 3) -> list[Department]:
         """The registered departments whose Chinese names look most like `text`, best first."""
@@ -336,6 +339,16 @@ def department_names(
                 if other.code != d.code:
                     clashes.append(f"name {written!r} names both {other.code} and {d.code}")
     return names, clashes
+
+
+def find_department(
+    names: dict[str, Department], text: object, district_zh: str
+) -> Department | None:
+    """The department `text` names among a register's folded names (`department_names`)."""
+    for key in name_variants(text, district_zh):
+        if key in names:
+            return names[key]
+    return None
 
 
 def _likeness(a: str, b: str) -> float:

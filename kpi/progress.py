@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from kpi import clock
+from kpi.catalogue import REFERENCE_ZH
 from kpi.config import Settings
 from kpi.contract import reporting_months
 from kpi.warehouse import connect, sql_file, sync_catalogues, transaction
@@ -62,7 +63,6 @@ COLUMNS = (
 # Point in time: when the judged figure was received (migration 072). Written with every row and
 # printed by `kpi status --json`, but not part of COLUMNS, the contract other areas build rows by.
 ALL_COLUMNS = (*COLUMNS, "latest_received_at")
-REFERENCE_ZH = {"city_average": "全市平均", "district_average": "全区平均"}
 # Worst first: how every summary of statuses is ordered (never by character code).
 SEVERITY_ORDER = ("严重滞后", "滞后", "预警", "无数据", "正常", "已完成")
 

@@ -47,7 +47,7 @@ _INCLUDE = re.compile(r"^--\s*include:\s*([\w./-]+\.sql)\s*$", re.MULTILINE)
 
 
 def expand_includes(text: str) -> str:
-    """Inline each `-- include: NAME.sql` line of a migration with that transforms/ select."""
+    """Inline each `-- include: NAME.sql` line (of a migration or a query) with that transforms/ select."""
     return _INCLUDE.sub(lambda m: sql_file(m.group(1)).strip().rstrip(";"), text)
 
 

@@ -502,7 +502,13 @@ def judge_ceiling(spec: Spec, obs: Obs) -> Judgement:
     }
     text = f"{obs.month}月末{_amount(spec, actual)}，上限{_amount(spec, limit)}"
     if not meets(actual, limit, spec.comparator):
-        text += f"，超出上限{_amount(spec, actual - limit)}"
+        # The excess of a rate over its limit is a difference of percents: points, not "%".
+        over = (
+            f"{num((actual - limit) / spec.factor)}个百分点"
+            if percent_unit
+            else _amount(spec, actual - limit)
+        )
+        text += f"，超出上限{over}"
         return Judgement("严重滞后", **figures, outlook="仍需付出更大努力", detail_zh=text)
     text += "，控制在上限以内"
     if _final(spec, obs):
@@ -645,7 +651,7 @@ def data_note(status: str, due: int | None, year: int, due_day: int) -> str:
         d = due_date(year, due, due_day)
         return f"{due}月数据应于{d.month}月{d.day}日前报送，尚未收到"
     if status == "数据异常":
-        return f"{due}月报送数据未通过校验（已隔离），请核实后重报"
+        return f"{due}月报送数据未通过校验（已拒收），请核实后重报"
     if status == "未到期":
         return "尚未到首次报送期限"
     return ""

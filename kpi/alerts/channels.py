@@ -39,6 +39,8 @@ OUR_SCHEMES = ("kpiwecom", "kpisink")
 EMAIL_SCHEMES = ("mailto", "mailtos")
 _KEY_PARAM = re.compile(r"(?i)(key=)[^&\s\"'<>]+")
 _USERINFO = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+# A desk token (kpi/desk/tokens.py: kd1.<payload>.<signature>), as a department's link carries it.
+_DESK_TOKEN = re.compile(r"kd1\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 
 class ConfigError(ValueError):
@@ -46,7 +48,7 @@ class ConfigError(ValueError):
 
 
 class Masker:
-    """Replaces every known secret (and any key=... or user:password@) with ****."""
+    """Replaces every known secret (and any key=..., user:password@ or desk token) with ****."""
 
     def __init__(self) -> None:
         self.secrets: set[str] = set()
@@ -66,6 +68,7 @@ class Masker:
         for secret in sorted(self.secrets, key=len, reverse=True):
             s = s.replace(secret, "****")
         s = _KEY_PARAM.sub(r"\1****", s)
+        s = _DESK_TOKEN.sub("kd1.****", s)
         return _USERINFO.sub(r"\1****@", s)
 
 

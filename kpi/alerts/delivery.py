@@ -35,10 +35,11 @@ from kpi import clock
 from kpi.alerts import render
 from kpi.alerts.channels import MASKER, Channel, ConfigError, Router, load_router
 from kpi.alerts.plugins import CURRENT, RateLimiter, SendContext
-from kpi.alerts.raising import DCJ, LEADERS, _enqueue, _message, fetch_dicts, q
+from kpi.alerts.raising import DCJ, LEADERS, _enqueue, _message, fetch_dicts, for_department, q
 from kpi.alerts.smtp import send_email
 from kpi.alerts.timing import backoff, in_quiet_hours, to_stored
 from kpi.config import Settings
+from kpi.desk import links as desk_links
 from kpi.warehouse import connect, pipeline_lock, publish_snapshot, transaction
 
 log = logging.getLogger("kpi.alerts")
@@ -72,6 +73,19 @@ def _units(message: dict, channel: Channel) -> list[dict]:
     for n, unit in enumerate(units, start=1):
         unit["part"], unit["parts"] = n, len(units)
     return units
+
+
+def _carries_link(message: dict, unit: dict) -> bool:
+    """Whether a unit ends a department's message: its last markdown part, or its email."""
+    routes = message.get("routes") or [message["route"]]
+    if not for_department(message.get("department_code"), routes):
+        return False
+    if unit["format"] == "html":
+        return True
+    return unit["msgtype"] == "markdown" and unit["part"] == len(message["md_parts"])
+
+
+_NO_LINK = {"link_token_id": None, "link_issued_at": None, "link_expires_at": None}
 
 
 def _marked(unit: dict) -> dict:
@@ -322,6 +336,7 @@ class _Run:
             elif row is not None and row["next_attempt_at"] and row["next_attempt_at"] > self.now:
                 self.summary["deferred"] += 1
                 return False
+            unit = self.with_link(key, row, message, channel, unit)
             if channel.error:
                 # A missing secret: this channel fails (retried once it is set), the others send.
                 self.attempt(key, row, message, channel, unit, {"outcome": "config"}, send=False)
@@ -330,6 +345,67 @@ class _Run:
             if state == "pending":
                 return False
         return True
+
+    # --- the department's link ------------------------------------------------------------------
+
+    def with_link(self, key, row, message, channel, unit) -> dict:
+        """The unit ending a department's message, with the department's link appended.
+
+        The link is decided at a part's first attempt and kept: a new token is minted then and
+        only its id and times are stored (`unit["link"]`, written by `begin`); every later
+        attempt signs the same id and times again, so a retry or a （重发） has the same text.
+        A part first tried without a link (no desk, or before links existed) stays without.
+        Local sinks show where the link goes but no token (they are files on the server).
+        """
+        if not _carries_link(message, unit):
+            return unit
+        tz = self.cfg.tz
+        if channel.scheme == "kpisink":
+            base = desk_links.base_url(self.cfg)
+            if base is None:
+                return unit
+            shown = f"{base}/?token=…{render.LINK_WITHHELD}"
+            return dict(unit, body=render.with_link(unit["body"], unit["format"], "", shown=shown))
+        plan, dept = message["plan_code"], message["department_code"]
+        try:
+            if row is None:
+                issued = self.now.replace(microsecond=0)
+                link = desk_links.mint_link(self.cfg, plan, dept, now=issued.replace(tzinfo=tz))
+            elif row.get("link_token_id"):
+                link = desk_links.same_link(
+                    self.cfg,
+                    plan,
+                    dept,
+                    row["link_token_id"],
+                    row["link_issued_at"].replace(tzinfo=tz),
+                    row["link_expires_at"].replace(tzinfo=tz),
+                )
+            else:
+                return unit
+        except Exception as exc:  # an unusable desk secret: the message goes, without its link
+            log.error("no department link for %s: %s", key, type(exc).__name__)
+            return unit
+        if link is None:
+            return unit
+        body = render.with_link(unit["body"], unit["format"], link.url)
+        if unit["format"] == "markdown":
+            added = render.nbytes(body) - render.nbytes(unit["body"])
+            if added > desk_links.LINK_LINE_BYTES:  # very long plan or department codes
+                log.warning("department link of %s over %d bytes: left out", key, added)
+                return unit
+            if render.nbytes(body) > LIMITS[unit["msgtype"]] - render.RESEND_RESERVE:
+                # Only parts packed before links were reserved for can be this full.
+                log.warning("part %s too full for the department's link: left out", key)
+                return unit
+        out = dict(unit, body=body)
+        if row is None:
+            naive = link.issued.replace(tzinfo=None)
+            out["link"] = {
+                "link_token_id": link.token_id,
+                "link_issued_at": naive,
+                "link_expires_at": naive + (link.expires - link.issued),
+            }
+        return out
 
     # --- one attempt ---------------------------------------------------------------------------
 
@@ -345,7 +421,7 @@ class _Run:
         else:
             outcome = dict(outcome or {}, detail=MASKER.mask(channel.error), elapsed_ms=0)
         state = self.finish(key, row, channel, outcome, marked)
-        self.known[key] = {**(row or {}), "state": state}
+        self.known[key] = {**(row or {}), **(unit.get("link") or {}), "state": state}
         kind = outcome["outcome"]
         self.summary["attempts"] += 1
         self.summary["by_outcome"][kind] = self.summary["by_outcome"].get(kind, 0) + 1
@@ -375,6 +451,7 @@ class _Run:
                 q("insert_delivery"),
                 {
                     **self._identity(key, message, channel, unit),
+                    **(unit.get("link") or _NO_LINK),
                     "state": "sending",
                     "now": self.now,
                     "last_outcome": None,
@@ -525,6 +602,7 @@ class _Run:
                     q("insert_delivery"),
                     {
                         **self._identity(key, message, channel, unit),
+                        **_NO_LINK,
                         "state": "failed",
                         "now": self.now,
                         "last_outcome": "dead_channel",

@@ -23,6 +23,7 @@ from kpi.alerts.timing import (
 )
 from kpi.catalogue import Catalogue
 from kpi.config import Settings
+from kpi.desk.links import LINK_LINE_BYTES
 from kpi.warehouse import connect, sql_file, transaction
 from transforms.units import canonical
 
@@ -291,6 +292,23 @@ def _apply_steps(con: duckdb.DuckDBPyConnection, steps: list[tuple], now: dateti
     return counts
 
 
+def for_department(department_code: str | None, routes: list[str]) -> bool:
+    """Whether a message goes to a department's own route (it then ends with its link)."""
+    return bool(department_code) and not set(routes) & {DCJ, LEADERS}
+
+
+# A department's message ends with its personal link, appended at send time (kpi/desk/links.py):
+# its last markdown part keeps that much room, besides the room for the （重发） line.
+DEPARTMENT_MARKDOWN_BUDGET = render.MARKDOWN_MAX_BYTES - render.RESEND_RESERVE - LINK_LINE_BYTES
+
+
+def markdown_parts(doc: Doc, department_code: str | None, routes: list[str]) -> list[str]:
+    """A message's WeCom markdown parts, with room for the link where one will be added."""
+    if for_department(department_code, routes):
+        return render.to_markdown_parts(doc, DEPARTMENT_MARKDOWN_BUDGET)
+    return render.to_markdown_parts(doc)
+
+
 def _message(
     kind: str,
     route: str | list[str],
@@ -309,7 +327,7 @@ def _message(
         "department_code": dept,
         "dedupe_key": dedupe_key,
         "title": doc.title,
-        "md_parts": render.to_markdown_parts(doc),
+        "md_parts": markdown_parts(doc, dept, routes),
         "text_parts": text_parts,
         "html": render.to_html(doc),
         "mention": bool(text_parts),
@@ -345,7 +363,7 @@ def _messages(
             {"reason": it["reason"], "episode_id": it["episode"]["episode_id"], "snap": it["snap"]}
             for it in items
         ]
-        doc = render.dept_alert_doc(ctx.short(dept), as_of, rendered, _report_link(cfg, ctx, as_of))
+        doc = render.dept_alert_doc(ctx.short(dept), as_of, rendered)
         ids = [it["episode_id"] for it in rendered]
         facts = ";".join(
             f"{it['episode_id']}:{it['reason']}:{it['snap']['status']}" for it in rendered

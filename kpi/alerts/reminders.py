@@ -5,8 +5,9 @@ message is the nightly `due_reminder`/`overdue_notice` (render.submission_doc) t
 with an @ text, queued in alerts.outbox like every other message (kind `desk_reminder`) and
 delivered by `deliver`. Its dedupe key is `desk_reminder:<plan>:<department>:<period>:<day>`:
 pressing it twice in a day queues one message. Quiet hours hold it like any other message.
-SQL: sql/desk_*.sql. The message never carries a link with a token: a token must not be
-stored in the warehouse (kpi.desk.links mints one at delivery time).
+SQL: sql/desk_*.sql. The stored message carries no link with a token (a token must not be
+stored in the warehouse): `deliver` appends the department's link as it sends it
+(kpi.desk.links), and the parts are packed with room for it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from kpi.alerts import render
-from kpi.alerts.raising import fetch_dicts, q
+from kpi.alerts.raising import fetch_dicts, markdown_parts, q
 from kpi.alerts.timing import due_date, held_until, local_date, to_stored
 from kpi.catalogue import Catalogue, Target
 from kpi.config import Settings
@@ -111,7 +112,7 @@ def queue_reminder(
                     "department_code": department,
                     "as_of": as_of,
                     "title": doc.title,
-                    "md_parts": render.to_markdown_parts(doc),
+                    "md_parts": markdown_parts(doc, department, [dept.route]),
                     "text_parts": text_parts,
                     "html": render.to_html(doc),
                     "mention": bool(text_parts),

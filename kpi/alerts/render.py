@@ -348,6 +348,45 @@ def mark_resend(body: str, fmt: str) -> str:
     return f"{RESEND_LINE}\n{body}"
 
 
+# A department's personal link, appended at send time (never stored in the outbox: see
+# kpi/desk/links.py): to the last WeCom markdown part, and to the footer of the email.
+LINK_INTRO = "本单位在线查看、填报与回执（专用链接，请勿转发）："
+LINK_TEXT = "打开本单位页面"
+LINK_WITHHELD = "（本地留存文件不含令牌：实际发出的消息中为本单位专用链接）"
+
+
+def link_markdown(url: str) -> str:
+    """The link line of a WeCom markdown part (a markdown link: `_` in a token stays literal)."""
+    return f"{LINK_INTRO}[{LINK_TEXT}]({url})"
+
+
+def with_link(body: str, fmt: str, url: str, *, shown: str | None = None) -> str:
+    """A part with the department's link at its end: markdown line, or the email's footer.
+
+    `shown` replaces the URL as text and drops the link (the local sink files' stand-in).
+    """
+    if fmt == "html":
+        esc = _html.escape
+        plain = f"{LINK_INTRO}{shown or url}"
+        if shown is None:
+            target = f'<a href="{esc(url, quote=True)}">{esc(LINK_TEXT)}</a>'
+        else:
+            target = esc(shown)
+        line = f'<p style="font-family:sans-serif;color:#666"><meta>{esc(LINK_INTRO)}{target}</p>'
+        if _HIDDEN_OPEN in body:  # the plain-text alternative gets the link as a line too
+            at = body.index(_HIDDEN_CLOSE, body.index(_HIDDEN_OPEN))
+            body = body[:at] + "<br>" + esc(plain) + body[at:]
+        end = body.rfind("</body>")
+        return body[:end] + line + body[end:] if end >= 0 else body + line
+    if shown is not None:
+        line = f"{LINK_INTRO}{shown}"
+    elif fmt == "markdown":
+        line = link_markdown(url)
+    else:
+        line = f"{LINK_INTRO}{url}"
+    return f"{body}\n\n{line}"
+
+
 # ---- message kinds --------------------------------------------------------------------------
 
 
@@ -355,8 +394,12 @@ def _report_line(report_link: str) -> list[str]:
     return [f"详情（进展报告）：{report_link}"] if report_link else []
 
 
-def dept_alert_doc(dept_short: str, as_of: date, items: list[dict], report_base_url: str) -> Doc:
-    """To a department: its targets that turned or stay 预警/滞后/严重滞后, and recoveries."""
+def dept_alert_doc(dept_short: str, as_of: date, items: list[dict]) -> Doc:
+    """To a department: its targets that turned or stay 预警/滞后/严重滞后, and recoveries.
+
+    It names no report (the district's report holds every department: a department's link opens
+    403 there); `deliver` ends the message with the department's own link instead.
+    """
     # Each item: {"reason": new|worse|repeat|recovered|completed, "episode_id", "snap"}.
     counts: dict[str, int] = {}
     for it in items:
@@ -386,7 +429,6 @@ def dept_alert_doc(dept_short: str, as_of: date, items: list[dict], report_base_
     footer = []
     if any(it["reason"] == "new" for it in items):
         footer.append("请 1 日内确认、3 日内向督查局反馈整改措施（13710 工作法）。")
-    footer += _report_line(report_base_url)
     return Doc(
         title=title,
         intro=[f"截至 {as_of:%Y-%m-%d}：{summary}"],

@@ -8,6 +8,7 @@ are turned into one line each by `KpiGroup`; anything else is a bug and keeps it
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import re
@@ -51,12 +52,34 @@ def user_error_zh(exc: BaseException) -> str | None:
             return f"这是一个目录，不是文件：{where}"
         if isinstance(exc, PermissionError):
             return f"没有权限读写：{where}"
-        return f"无法读写 {where}：{exc.strerror or exc}"
+        return f"无法读写 {where}：{os_reason_zh(exc)}"
     if isinstance(exc, ValueError) and str(exc).startswith("Invalid isoformat string"):
         from kpi.cli.params import DATE_HINT_ZH
 
         return f"{DATE_HINT_ZH}：{str(exc).split(':', 1)[-1].strip()}"
     return None
+
+
+_ERRNO_ZH = {
+    errno.ENOENT: "目录不存在",
+    errno.ENOTDIR: "路径中有一段是文件，不是目录",
+    errno.EISDIR: "这是一个目录，不是文件",
+    errno.EACCES: "没有权限",
+    errno.EPERM: "没有权限",
+    errno.EROFS: "只读文件系统",
+    errno.ENOSPC: "磁盘空间不足",
+    errno.EDQUOT: "超出磁盘配额",
+    errno.ENAMETOOLONG: "名称过长",
+    errno.EEXIST: "已存在同名文件",
+}
+
+
+def os_reason_zh(exc: OSError) -> str:
+    """Why a file operation failed, in Chinese (the system's English text is not shown)."""
+    known = _ERRNO_ZH.get(exc.errno or -1)
+    if known:
+        return known
+    return f"系统错误（错误码 {exc.errno}）" if exc.errno else "系统错误"
 
 
 def usage_error_zh(exc: click.UsageError) -> str:

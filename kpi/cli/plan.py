@@ -25,13 +25,14 @@ def plan_group() -> None:
 @click.pass_context
 def export_cmd(ctx: click.Context, plan_code: str | None, out: Path) -> None:
     """把计划导出为分解表（带下拉选项和填写说明）/ write the plan as a 分解表."""
-    from kpi.plan import export_plan
+    from kpi.config import settings
+    from kpi.plan import export_plan, monthly_plans
 
     try:
         cat = get_catalogue(plan_code or ctx.obj["plan"])
     except (CatalogueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    path = export_plan(cat, out)
+    path = export_plan(cat, out, monthly_plans(settings(), cat.plan.code))
     click.echo(f"已导出 {len(cat.targets)} 项目标任务：{path}")
 
 

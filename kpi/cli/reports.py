@@ -25,7 +25,7 @@ from kpi.catalogue import CatalogueError, get_catalogue
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="输出目录（默认：配置项 reports）",
+    help="输出目录，不存在则创建（默认：配置项 reports）",
 )
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出文件路径")
 @click.pass_context
@@ -50,8 +50,13 @@ def report_cmd(ctx: click.Context, as_of, out_dir: Path | None, as_json: bool) -
             f"{day} 没有进度数据：请先计算该日进度（kpi run --as-of {day}）。"
         ) from exc
     except OSError as exc:
-        where = exc.filename or out_dir or cfg.reports
-        raise click.ClickException(f"无法写入报告目录 {where}：{exc.strerror or exc}") from exc
+        from kpi.cli import os_reason_zh
+
+        where = out_dir or cfg.reports
+        problem = f"（{exc.filename}）" if exc.filename and str(exc.filename) != str(where) else ""
+        raise click.ClickException(
+            f"无法写入报告目录 {where}：{os_reason_zh(exc)}{problem}"
+        ) from exc
     latest = report_paths(Path(out_dir or cfg.reports), cat.plan.code, day)["latest_html"]
     if latest.is_file():
         paths = {**paths, "latest": latest}

@@ -2,6 +2,6 @@
 
     create_app(cfg, plan=None) -> FastAPI          # kpi/desk/app.py
     serve(cfg, plan=None, host=..., port=...)       # uvicorn, `kpi desk`
-    links.link_line(cfg, plan, department, now=...) # the department's link, minted at delivery
+    links.mint_link / links.same_link               # the department's link, minted at delivery
 See kpi/desk/README.md.
 """

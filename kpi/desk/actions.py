@@ -11,7 +11,6 @@ warehouse copies in well under a second).
 from __future__ import annotations
 
 import getpass
-import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -73,15 +72,6 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
     return text
 
 
-def _locks_itself(fn: Callable) -> bool:
-    """Whether a workflow function takes the run lock (and republishes) on its own.
-
-    Transitional: kpi.alerts.workflow on branch h-delivery takes the lock itself (`lock_wait=`);
-    the version on main does not. Once both are merged, only the first branch remains.
-    """
-    return "lock_wait" in inspect.signature(fn).parameters
-
-
 def episode_step(
     cfg: Settings,
     step: str,
@@ -92,7 +82,12 @@ def episode_step(
     access: AccessLog | None = None,
     now: datetime | None = None,
 ) -> dict:
-    """确认 (ack), 反馈 (feedback) or 销号 (close) one episode, as `kpi ack/feedback/close` do."""
+    """确认 (ack), 反馈 (feedback) or 销号 (close) one episode, as `kpi ack/feedback/close` do.
+
+    The workflow function takes the run lock itself (waiting `desk_lock_wait_seconds`, not the
+    night's `lock_wait_seconds`) and publishes the snapshot before letting go; the access buffer
+    is flushed afterwards if the lock is free at once (else by the flusher thread).
+    """
     from kpi.alerts import workflow
 
     now = now or clock.now(cfg.tz)
@@ -105,18 +100,19 @@ def episode_step(
     else:
         raise ValueError(f"unknown step {step!r}")
     try:
-        if _locks_itself(fn):
-            try:
-                return fn(cfg, episode_id, *args, actor=actor, lock_wait=cfg.desk_lock_wait_seconds)
-            except LockedError:
-                raise Busy(BUSY_ZH) from None
-        return locked_write(cfg, lambda: fn(cfg, episode_id, *args, actor=actor), access=access)
+        result = fn(cfg, episode_id, *args, actor=actor, lock_wait=cfg.desk_lock_wait_seconds)
+    except LockedError:
+        raise Busy(BUSY_ZH) from None
     except workflow.EpisodeNotFound:
         raise Refused(f"没有编号为 {episode_id} 的预警") from None
-    except (Busy, Refused):
-        raise
     except ValueError as exc:  # the workflow's own refusals (closed episode, second ack...)
         raise Refused(str(exc)) from None
+    if access is not None:
+        try:
+            access.flush(wait_seconds=0)
+        except Exception:  # the log waits for the next flush; the step stands
+            log.exception("access flush failed")
+    return result
 
 
 def remind(

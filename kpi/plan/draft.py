@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
+from kpi.catalogue import department_names, find_department
 from kpi.config import ROOT
 
 KEYWORDS_FILE = ROOT / "config" / "plan_keywords.toml"
@@ -619,12 +620,17 @@ def _milestone_items(text: str) -> list[tuple[str, str]]:
 
 
 class _Drafter:
-    def __init__(self, raw: str, year: int, keywords: Keywords, departments: list):
+    def __init__(
+        self, raw: str, year: int, keywords: Keywords, departments: list, district_zh: str = ""
+    ):
         self.raw = raw
         self.text, self.pos = clean_text(raw)
         self.year = year
         self.kw = keywords
-        self.departments = departments  # catalogue.Department list (may be empty)
+        # The register's names as ingest and `-d` read them: short and full names, aliases,
+        # with or without the district's prefix (kpi.catalogue, the one department lookup).
+        self.names, _ = department_names(departments, district_zh)
+        self.district_zh = district_zh
         self.rows: list[Drafted] = []
 
     # the clause as an exact substring of the raw text
@@ -638,9 +644,9 @@ class _Drafter:
             return None, None, None
         names, cadence, due = hit
         for n in names:
-            for d in self.departments:
-                if n in (d.short_zh, d.name_zh, d.code) or d.name_zh.removeprefix("区") == n:
-                    return d.short_zh, cadence, due
+            d = find_department(self.names, n, self.district_zh)
+            if d is not None:
+                return d.short_zh, cadence, due
         return names[0], cadence, due
 
     def add(self, para, a, b, sentence_text, *, name, kind, comparator, value, unit, deadline,
@@ -805,7 +811,8 @@ def draft_plan(
     year = year or report_year(raw)
     if year is None:
         raise ValueError("无法从报告中确定年度，请用 --year 指定")
-    d = _Drafter(raw, year, keywords or load_keywords(), departments or [])
+    where = district(raw)
+    d = _Drafter(raw, year, keywords or load_keywords(), departments or [], where)
     paras, sections = coming_paragraphs(d.text)
     for p in paras:
         d.paragraph(p)
@@ -814,4 +821,4 @@ def draft_plan(
         seen[r.name_zh] += 1
         if seen[r.name_zh] > 1:
             r.name_zh = f"{r.name_zh}（{seen[r.name_zh]}）"
-    return Draft(rows=d.rows, year=year, district_zh=district(raw), sections=sections)
+    return Draft(rows=d.rows, year=year, district_zh=where, sections=sections)

@@ -31,14 +31,24 @@ from kpi.plan.table import (
     COMPARATOR_ZH,
     DEFAULT_DUE_DAY,
     FIRMNESS_LABEL,
+    MONTHLY_PLAN_DECIMALS,
+    MONTHLY_PLAN_KINDS,
+    MONTHLY_PLAN_LABEL,
     REFERENCE_LABEL,
+    SEASONAL_LABEL,
 )
 from kpi.plan.writer import catalogue_yaml
-from transforms.progress import PACE_ZH, PACES_BY_KIND, default_pace, profile_shortfalls
+from transforms.progress import (
+    PACE_ZH,
+    PACES_BY_KIND,
+    default_pace,
+    profile_from_monthly_plan,
+    profile_shortfalls,
+)
 from transforms.units import UnitError, canonical
 
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
-MAX_TEXT = {"source": 2000, "notes": 2000, "baseline_note": 500}
+MAX_TEXT = {"source": 2000, "notes": 2000, "baseline_note": 500, "profile": 500}
 MAX_SHORT = 200
 _KIND = {v: k for k, v in KIND_ZH.items()} | {k: k for k in KIND_ZH}
 _CMP = {v: k for k, v in COMPARATOR_ZH.items()} | COMPARATOR_ALIASES
@@ -131,9 +141,18 @@ def _departments(row: _Row, key: str, resolve) -> list[str]:
 
 
 def row_to_target(
-    row: _Row, plan: Plan, resolve, report: str, floors: tuple[float, ...]
+    row: _Row,
+    plan: Plan,
+    resolve,
+    report: str,
+    floors: tuple[float, ...],
+    monthly_plans: dict | None = None,
 ) -> Target | None:
-    """The target a row describes, or None with the row's problems recorded."""
+    """The target a row describes, or None with the row's problems recorded.
+
+    `monthly_plans` (target code -> 12 amounts, from config/status.toml for this plan code) are
+    what a 月度计划 shown in 各月累计进度 is checked against; they are never written here.
+    """
     before = len(row.problems)
     entry: dict[str, object] = {}
     name = row.text("name_zh")
@@ -193,7 +212,7 @@ def row_to_target(
     headline = _YES.get(row.text("headline").upper())
     if headline is None:
         row.bad("headline", "应为“是”或“否”")
-    profile = _profile(row, floors)
+    profile = _curves(row, floors, kind, monthly_plans or {})
     baseline = _baseline(row, plan)
     pace_text = row.text("pace")
     pace = _PACE.get(pace_text) if pace_text else None
@@ -204,7 +223,7 @@ def row_to_target(
         if pace not in PACES_BY_KIND[kind]:
             fits = "、".join(PACE_ZH[p] for p in PACES_BY_KIND[kind])
             row.bad("pace", f"“{PACE_ZH[pace]}”不适用于“{KIND_ZH[kind]}”，可选：{fits}")
-        elif pace == "seasonal" and profile is None and not row.text("profile"):
+        elif pace == "seasonal" and profile is None and not _seasonal_written(row):
             row.bad("profile", "“季节曲线”须填写 12 个月末累计进度")
         elif profile is not None and pace != "seasonal":
             row.bad("profile", "只有“季节曲线”填写各月累计进度")
@@ -255,13 +274,86 @@ def row_to_target(
     return entry  # validated as a Target once codes are settled
 
 
-def _profile(row: _Row, floors) -> list[float] | None:
-    text = row.text("profile")
-    if not text:
+_CURVE_LABEL = re.compile(rf"({MONTHLY_PLAN_LABEL}|{SEASONAL_LABEL})\s*:")
+
+
+def _segments(text: str) -> dict[str, str] | str:
+    """各月累计进度 split by its labels: {"": bare curve} or {label: curve}; else a problem."""
+    text = unicodedata.normalize("NFKC", text)
+    marks = list(_CURVE_LABEL.finditer(text))
+    if not marks:
+        return {"": text} if text.strip() else {}
+    if text[: marks[0].start()].strip(" ;,、"):
+        return f"“{MONTHLY_PLAN_LABEL}：”或“{SEASONAL_LABEL}：”之前不能有其他内容"
+    out: dict[str, str] = {}
+    for i, m in enumerate(marks):
+        if m[1] in out:
+            return f"“{m[1]}”出现了两次"
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        out[m[1]] = text[m.end() : end].strip(" ;")
+    return out
+
+
+def _seasonal_written(row: _Row) -> bool:
+    """Whether the row writes a catalogue curve (bare, or after 季节曲线：); a cell whose labels
+    are malformed counts as written (that problem is reported once, by `_curves`)."""
+    parts = _segments(row.text("profile"))
+    return isinstance(parts, str) or bool(parts.get("") or parts.get(SEASONAL_LABEL))
+
+
+def _curves(row: _Row, floors, kind: str | None, monthly_plans: dict) -> list[float] | None:
+    """The catalogue curve of 各月累计进度; a 月度计划 shown beside it must match config."""
+    parts = _segments(row.text("profile"))
+    if isinstance(parts, str):
+        row.bad("profile", parts)
         return None
+    if MONTHLY_PLAN_LABEL in parts:
+        _check_monthly_plan(row, parts[MONTHLY_PLAN_LABEL], kind, monthly_plans)
+    text = parts.get("", parts.get(SEASONAL_LABEL, ""))
+    return _profile(row, floors, text) if text else None
+
+
+def _percents(text: str) -> list[float] | None:
+    """12 percentages written in a cell ("4,10,…,100", "%" optional), else None."""
     parts = [p for p in _SEP.split(unicodedata.normalize("NFKC", text).replace("%", "")) if p]
     nums = [_number(p) for p in parts]
-    if len(nums) != 12 or any(x is None for x in nums):
+    return None if len(nums) != 12 or any(x is None for x in nums) else nums
+
+
+def _check_monthly_plan(row: _Row, text: str, kind: str | None, monthly_plans: dict) -> None:
+    """A 月度计划 in the table is config/status.toml's, shown for review: it must match it."""
+    where = "config/status.toml 的 [monthly_plans]"
+    if kind is not None and kind not in MONTHLY_PLAN_KINDS:
+        row.bad("profile", "只有累计量、累计数按月度计划计算序时进度")
+        return
+    code = row.text("code")
+    amounts = monthly_plans.get(code) if code else None
+    if amounts is None:
+        row.bad(
+            "profile",
+            f"{where}中没有本计划“{code or '（未填指标代码）'}”的月度计划：月度计划只能在该文件中"
+            f"设置；不需要时请删去“{MONTHLY_PLAN_LABEL}：…”",
+        )
+        return
+    shown = _percents(text)
+    if shown is None:
+        row.bad("profile", f"“{MONTHLY_PLAN_LABEL}”应为 12 个数字（1–12 月末累计百分比）")
+        return
+    want = [x * 100 for x in profile_from_monthly_plan(amounts, code)]
+    tolerance = 0.5 * 10**-MONTHLY_PLAN_DECIMALS + 1e-9  # what two decimals can hide
+    for month, (got, expected) in enumerate(zip(shown, want, strict=True), start=1):
+        if abs(got - expected) > tolerance:
+            row.bad(
+                "profile",
+                f"月度计划与{where}不一致（{month}月末：表中 {got:g}%，配置为 {expected:.2f}%）："
+                "要修改月度计划，请改该文件",
+            )
+            return
+
+
+def _profile(row: _Row, floors, text: str) -> list[float] | None:
+    nums = _percents(text)
+    if nums is None:
         row.bad("profile", f"应为 12 个数字（1–12 月末累计百分比），实际为“{text}”")
         return None
     shares = [x / 100 for x in nums]
@@ -342,6 +434,7 @@ def build_catalogue(
     folder: Path,
     floors: tuple[float, ...],
     report_name: str | None = None,
+    monthly_plans: dict | None = None,
 ) -> tuple[Plan, list[Target]]:
     """Plan and targets from a read 分解表, or ImportError_ naming every bad row and column."""
     plan, problems = _plan(sheet.info, code, report_name)
@@ -359,7 +452,7 @@ def build_catalogue(
     entries: list[tuple[int, dict]] = []
     for number, cells in sheet.rows:
         row = _Row(number, cells, problems)
-        entry = row_to_target(row, plan, resolve, report, floors)
+        entry = row_to_target(row, plan, resolve, report, floors, monthly_plans)
         if entry is not None:
             entries.append((number, entry))
     if not sheet.rows:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kpi.catalogue import KIND_ZH, Catalogue, Target
-from transforms.progress import PACE_ZH
+from kpi.catalogue import KIND_ZH, REFERENCE_ZH, Catalogue, Target
+from transforms.progress import PACE_ZH, profile_from_monthly_plan
 
 SHEET = "分解表"
 PLAN_SHEET = "计划信息"
@@ -68,7 +68,10 @@ COLUMNS = (
         "各月累计进度(%)",
         "profile",
         36,
-        "仅“季节曲线”填写：1–12 月末累计应完成的百分比，12 个数，逗号分隔，不减，12 月为 100。",
+        "仅“季节曲线”填写：1–12 月末累计应完成的百分比，12 个数，逗号分隔，不减，12 月为 100。"
+        "指标按 config/status.toml 中的月度计划计算序时进度时，导出为“月度计划：…”"
+        "（有季节曲线的，其后为“；季节曲线：…”），供核对；导入时月度计划须与该文件一致，"
+        "要修改月度计划请改该文件。",
     ),
     Column("基数值", "baseline_value", 10, "上年基数（报告回顾部分给出的数）。"),
     Column("基数单位", "baseline_unit", 8, "基数的计量单位。"),
@@ -83,12 +86,7 @@ BY_KEY = {c.key: c for c in COLUMNS}
 COMPARATOR_ZH = {">=": "≥", "<=": "≤", ">": ">", "done": "完成"}
 CADENCE_ZH = {"monthly": "月报", "quarterly": "季报", "half_yearly": "半年报", "annual": "年报"}
 FIRMNESS_LABEL = {"firm": "确保", "aspirational": "力争", "plain": "一般"}
-REFERENCE_LABEL = {
-    "city_average": "全市平均",
-    "district_average": "全区平均",
-    "province_average": "全省平均",
-    "national_average": "全国平均",
-}
+REFERENCE_LABEL = REFERENCE_ZH
 HEADLINE_LABEL = {True: "是", False: "否"}
 
 # Words read back on import besides the labels above (what people type in Excel).
@@ -111,6 +109,13 @@ CADENCE_ALIASES = {"月": "monthly", "季": "quarterly", "半年": "half_yearly"
 DEFAULT_DUE_DAY = {"milestone": 5, "qualitative": 5}  # others 10
 
 
+# Labels inside the 各月累计进度 cell when a monthly plan (config/status.toml) sets 序时进度.
+MONTHLY_PLAN_LABEL = "月度计划"
+SEASONAL_LABEL = "季节曲线"
+MONTHLY_PLAN_DECIMALS = 2  # the monthly plan's cumulative percents as shown, and read back
+MONTHLY_PLAN_KINDS = ("cumulative", "count")  # the kinds whose 序时进度 a curve sets
+
+
 def percent_text(profile: list[float] | None) -> str:
     """A seasonal curve as the 12 percentages the office writes: "4,10,18,...,100"."""
     if not profile:
@@ -118,7 +123,23 @@ def percent_text(profile: list[float] | None) -> str:
     return ",".join(f"{x * 100:.10g}" for x in profile)
 
 
-def target_row(t: Target, seq: int, short: dict[str, str]) -> dict[str, object]:
+def monthly_percent_text(amounts) -> str:
+    """A monthly plan's 12 amounts as cumulative percentages of the year, to two decimals."""
+    shares = profile_from_monthly_plan(amounts)
+    return ",".join(f"{x * 100:.{MONTHLY_PLAN_DECIMALS}f}".rstrip("0").rstrip(".") for x in shares)
+
+
+def profile_cell(t: Target, monthly_plan=None) -> str:
+    """What 各月累计进度 shows: the curve 序时进度 follows (a monthly plan first), else ""."""
+    if monthly_plan is None or t.kind not in MONTHLY_PLAN_KINDS:
+        return percent_text(t.profile)
+    text = f"{MONTHLY_PLAN_LABEL}：{monthly_percent_text(monthly_plan)}"
+    if t.profile:  # the catalogue's own curve, which the monthly plan overrides, is kept too
+        text += f"；{SEASONAL_LABEL}：{percent_text(t.profile)}"
+    return text
+
+
+def target_row(t: Target, seq: int, short: dict[str, str], monthly_plan=None) -> dict[str, object]:
     """One target as the 分解表 row: column key -> cell value."""
     b = t.baseline
     return {
@@ -140,7 +161,7 @@ def target_row(t: Target, seq: int, short: dict[str, str]) -> dict[str, object]:
         "firmness": FIRMNESS_LABEL[t.firmness],
         "due_day": t.due_day,
         "section": t.section,
-        "profile": percent_text(t.profile),
+        "profile": profile_cell(t, monthly_plan),
         "baseline_value": b.value if b else None,
         "baseline_unit": b.unit if b else "",
         "baseline_year": b.year if b else None,
@@ -150,10 +171,15 @@ def target_row(t: Target, seq: int, short: dict[str, str]) -> dict[str, object]:
     }
 
 
-def catalogue_rows(cat: Catalogue) -> list[dict[str, object]]:
-    """Every target of a plan as 分解表 rows, in catalogue order."""
+def catalogue_rows(cat: Catalogue, monthly_plans=None) -> list[dict[str, object]]:
+    """Every target of a plan as 分解表 rows, in catalogue order.
+
+    `monthly_plans`: target code -> 12 planned amounts, the plan's [monthly_plans] of
+    config/status.toml (they set 序时进度 and are shown in 各月累计进度).
+    """
     short = {d.code: d.short_zh for d in cat.departments}
-    return [target_row(t, i, short) for i, t in enumerate(cat.targets, start=1)]
+    plans = monthly_plans or {}
+    return [target_row(t, i, short, plans.get(t.code)) for i, t in enumerate(cat.targets, start=1)]
 
 
 def plan_info(cat_plan) -> list[tuple[str, object]]:
@@ -200,6 +226,10 @@ HELP_ZH = [
     "季节曲线：投资、建设等后置的任务，或分批认定的个数，在“各月累计进度(%)”列填 12 个月末的累计"
     "百分比。曲线可以后置，但不能掩盖滞后：每季度末不得低于直线进度减 15 个百分点，"
     "即一季度末至少 10%、二季度末 35%、三季度末 60%、12 月 100%（config/status.toml 中可调）。",
+    "月度计划：config/status.toml 可为累计量、累计数设置 12 个月的计划量，序时进度按其累计占比计算，"
+    "优先于季节曲线。导出时“各月累计进度(%)”列显示为“月度计划：2.2,5.73,…,100”（有季节曲线的，"
+    "其后为“；季节曲线：…”）。导入时月度计划须与该文件一致（按两位小数核对），季节曲线照常导入；"
+    "要修改月度计划，请改 config/status.toml，不要改表。",
     "基数路径：时点值从上年基数（未给基数则从零起步）到目标值按直线推进，按序时进度判断，"
     "避免年初就把当前值与年末目标相比而误报严重滞后。",
     "直接比较：增速、上限、相对目标，以及需要全年保持的比率类时点值，当期值直接与目标比较。",

@@ -85,17 +85,42 @@ def write_reports(
     """Write the HTML report, the workbook and the Data Docs for an as-of date; return their paths.
 
     The plan's `latest.html`/`latest.xlsx` are replaced too when `as_of` is the latest date
-    with progress (a report rewritten for an earlier date leaves them alone).
+    with progress (a report rewritten for an earlier date leaves them alone). A missing
+    `out_dir` is created, with its parents, once the report's data has been read; a report
+    that fails (no progress for the date, a folder that cannot be written) leaves no folder
+    of its own behind.
     """
+    out_dir = Path(out_dir or cfg.reports)
+    data = load_report_data(cfg, catalogue, as_of)  # NoProgressError before anything is made
+    created = _first_missing(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return _write(cfg, catalogue, as_of, out_dir, data)
+    except BaseException:
+        if created is not None:  # made by this call a moment ago: it holds only our files
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None if `path` exists)."""
+    missing = None
+    for p in [path, *path.parents]:
+        if p.exists() or p.is_symlink():
+            break
+        missing = p
+    return missing
+
+
+def _write(
+    cfg: Settings, catalogue: Catalogue, as_of: date, out_dir: Path, data: ReportData
+) -> dict[str, Path | None]:
     from kpi.reports.datadocs import build_data_docs
     from kpi.reports.html import render_html
     from kpi.reports.workbook import write_workbook
 
-    out_dir = Path(out_dir or cfg.reports)
-    out_dir.mkdir(parents=True, exist_ok=True)
     plan = catalogue.plan
     paths = report_paths(out_dir, plan.code, as_of)
-    data = load_report_data(cfg, catalogue, as_of)
     docs = build_data_docs(
         cfg, plan.code, paths["data_docs"].parent, plan_name=f"{plan.district_zh}{plan.year}年"
     )

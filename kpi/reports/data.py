@@ -10,7 +10,7 @@ import duckdb
 
 from kpi.catalogue import Catalogue
 from kpi.config import Settings
-from kpi.warehouse import connect, sql_file
+from kpi.warehouse import connect, expand_includes, sql_file
 
 SQL = Path(__file__).resolve().parent / "sql"
 ROWS_KEPT = 50_000  # rejected rows a report reads (the workbook lists them; Excel stops at 1M)
@@ -40,8 +40,8 @@ class ReportData:
 
 
 def query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> list[dict]:
-    """Rows of one of this package's .sql files, as dicts."""
-    cur = con.execute(sql_file(name, SQL), params)
+    """Rows of one of this package's .sql files (its `-- include:` lines expanded), as dicts."""
+    cur = con.execute(expand_includes(sql_file(name, SQL)), params)
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
@@ -74,7 +74,8 @@ def load_report_data(cfg: Settings, catalogue: Catalogue, as_of: date) -> Report
         if not progress:
             raise NoProgressError(f"no progress computed for plan {plan} as of {as_of}")
         series: dict[str, list[dict]] = {}
-        for row in query(con, "series", {**params, "year": catalogue.plan.year}):
+        held = {"plan_codes": [plan], "years": [catalogue.plan.year], "as_of": as_of}
+        for row in query(con, "series", held):
             series.setdefault(row["target_code"], []).append(row)
         submissions = query(con, "submissions", params)
         rejections = query(con, "rejections", {**params, "limit": ROWS_KEPT})

@@ -390,6 +390,9 @@ def test_a_link_in_a_submitted_cell_and_file_name_reaches_the_group_as_plain_tex
     (posted,) = [
         b["markdown"]["content"] for b in wecom.accepted if "报送回执" in b["markdown"]["content"]
     ]
+    # the one link is the department's own, on the last line; the rest is text
+    posted, _, own = posted.rpartition("\n\n")
+    assert own.startswith(f"{render.LINK_INTRO}[{render.LINK_TEXT}](http://127.0.0.1:8700/?token=")
     assert "](" not in posted and "http://" not in posted and "[点我]" not in posted
     assert "［点我］" in posted  # still readable, as text
     assert "长" * 200 not in posted and render.nbytes(posted) < 2000  # one short message

@@ -90,7 +90,7 @@ def test_mention_text_keeps_within_2048_bytes():
 
 def test_a_department_alert_says_value_target_rate_against_time_progress_gap_and_outlook():
     doc = render.dept_alert_doc(
-        "发改委", date(2023, 7, 15), [{"reason": "new", "episode_id": 12, "snap": _snap(3)}], ""
+        "发改委", date(2023, 7, 15), [{"reason": "new", "episode_id": 12, "snap": _snap(3)}]
     )
     md = render.to_markdown_parts(doc)[0]
     assert "完成 30亿元 / 目标 100亿元" in md

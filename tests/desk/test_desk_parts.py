@@ -108,6 +108,45 @@ def test_a_message_link_is_minted_per_call_within_its_byte_budget(key_cfg):
     assert links.link_line(replace(key_cfg, desk_base_url=""), "hongqi-2023", "fgw") == ""
     long_base = replace(key_cfg, desk_base_url="https://" + "x" * 300)
     assert links.department_link(long_base, "hongqi-2023", "fgw") is None
+    for odd in ("desk.example.cn", "https://desk.example.cn/a b", "https://x.cn/(y)", "ftp://x"):
+        assert links.mint_link(replace(key_cfg, desk_base_url=odd), "hongqi-2023", "fgw") is None
+    https = replace(key_cfg, desk_base_url="https://mubiao.hongqi.gov.cn/desk/")
+    assert links.mint_link(https, "hongqi-2023", "fgw").url.startswith(
+        "https://mubiao.hongqi.gov.cn/desk/?token=kd1."
+    )
+
+
+def test_a_message_link_is_signed_again_identically_from_its_id_and_times(key_cfg):
+    now = datetime(2023, 7, 16, 9, 0, 7, 123456, tzinfo=key_cfg.tz)
+    first = links.mint_link(key_cfg, "hongqi-2023", "fgw", now=now)
+    again = links.same_link(
+        key_cfg, "hongqi-2023", "fgw", first.token_id, first.issued, first.expires
+    )
+    assert again == first and first.issued == now.replace(microsecond=0)
+    other = links.mint_link(key_cfg, "hongqi-2023", "fgw", now=now)
+    assert other.token_id != first.token_id and other.url != first.url  # each mint is fresh
+    # a day more of validity, or another department, is another signature
+    longer = links.same_link(
+        key_cfg, "hongqi-2023", "fgw", first.token_id, first.issued,
+        first.expires + timedelta(days=1),
+    )  # fmt: skip
+    assert longer.url != first.url
+    assert links.same_link(
+        replace(key_cfg, desk_base_url=""), "hongqi-2023", "fgw", "x", now, now
+    ) is None  # fmt: skip
+
+
+def test_a_13710_step_while_the_night_runs_waits_only_the_desks_short_lock_wait(cfg):
+    import time
+
+    from kpi.desk import actions
+    from kpi.warehouse import pipeline_lock
+
+    cfg = replace(cfg, desk_lock_wait_seconds=1, lock_wait_seconds=900)
+    started = time.monotonic()
+    with pipeline_lock(cfg), pytest.raises(actions.Busy, match="正在运行夜间流程"):
+        actions.episode_step(cfg, "ack", 1, "已收到", actor="desk:dcj:test")
+    assert time.monotonic() - started < 60  # not the night's 900 s
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ import yaml
 
 from kpi.alerts import deliver, failed_state, raise_alerts
 from kpi.alerts.plugins import RateLimiter
-from kpi.alerts.render import RESEND_LINE
+from kpi.alerts.render import LINK_INTRO, RESEND_LINE
 from kpi.catalogue import load_catalogue
 from kpi.config import ROOT, Settings, load_settings
 from kpi.warehouse import connect
@@ -256,8 +256,10 @@ def tally(h: Harness, host: str, tags: str, kind: str, received: list[tuple[str,
 
 
 def unit_key(content: str) -> str:
-    """Which message part a post is: its text without the （重发） line."""
-    return content.replace(f"\n{RESEND_LINE}", "", 1)
+    """Which message part a post is: its text without the （重发） line and the department's link
+    (appended at send time to the last part of a department's message)."""
+    content = content.replace(f"\n{RESEND_LINE}", "", 1)
+    return content.split(f"\n\n{LINK_INTRO}", 1)[0]
 
 
 def _robot_copies(robot: FakeRobot) -> list[tuple[str, bool]]:

@@ -156,6 +156,25 @@ def test_the_keyword_table_in_config_decides_the_suggested_department(tmp_path):
     assert rows[0].department == "就业服务中心"
 
 
+def test_the_suggested_department_is_found_by_the_registers_aliases_and_district_prefix():
+    from kpi.catalogue import Department
+
+    text = "红旗区人民政府工作报告\n2023年主要预期目标：完成投资 227.4亿元。新增城镇就业 8500人。"
+    register = [
+        # neither name is in the keyword table (发改委, 发展改革委, 发改局, ...): an alias is
+        Department(
+            code="jfj", name_zh="区经济发展局", short_zh="经发局", route="dept-jfj",
+            aliases=["发改局"],
+        ),
+        # the register writes the district's prefix, the keyword table does not
+        Department(code="rsj", name_zh="红旗区人社局", short_zh="区人社局", route="dept-rsj"),
+    ]  # fmt: skip
+    rows = {r.name_zh: r.department for r in draft_plan(text, departments=register).rows}
+    assert rows == {"完成投资": "经发局", "新增城镇就业": "区人社局"}
+    # without a register, the first name of the keyword rule, for the reviewer to correct
+    assert {r.department for r in draft_plan(text).rows} == {"发改委", "人社局"}
+
+
 def test_a_docx_report_drafts_the_same_rows_as_its_text(tmp_path):
     import docx
 

@@ -12,6 +12,7 @@ from transforms.progress import (
     Grades,
     Obs,
     Spec,
+    data_note,
     data_status,
     due_date,
     gap_phrase,
@@ -231,6 +232,19 @@ def test_any_breach_of_a_ceiling_is_red():
     assert j.status == "严重滞后"
     assert j.outlook == "仍需付出更大努力"
     assert "超出上限" in j.detail_zh
+
+
+def test_a_rate_over_its_ceiling_is_said_in_points_and_a_count_in_its_unit():
+    rate = spec(kind="ceiling", target=4.5, comparator="<=", unit="%")
+    j = judge(rate, Obs(month=6, value=4.9), AS_OF, TH)
+    assert j.detail_zh == "6月末4.9%，上限4.5%，超出上限0.4个百分点"
+    cases = spec(kind="ceiling", target=2, comparator="<=", unit="起")
+    assert judge(cases, Obs(month=6, value=5), AS_OF, TH).detail_zh.endswith("超出上限3起")
+
+
+def test_the_data_note_of_rejected_rows_says_rejected_as_the_report_does():
+    note = data_note("数据异常", 6, 2023, 10)
+    assert "拒收" in note and "隔离" not in note
 
 
 def test_a_zero_ceiling_counts_a_single_case_as_a_breach():

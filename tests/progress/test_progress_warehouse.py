@@ -328,3 +328,40 @@ def test_a_later_row_without_a_figure_does_not_hide_the_last_figure(cfg, tiny_ca
     got = by_code(compute_progress(cfg, tiny_catalogue, JULY))["investment_total"]
     assert (got["latest_period"], got["actual"]) == ("2023-05", 95e4)
     assert got["data_status"] == "正常"  # June was reported, even if without a number
+
+
+@pytest.mark.parametrize(
+    ("reference", "label"),
+    [
+        ("city_average", "全市平均"),
+        ("district_average", "全区平均"),
+        ("province_average", "全省平均"),
+        ("national_average", "全国平均"),
+    ],
+)
+def test_every_reference_kind_is_named_in_chinese_in_the_detail(
+    cfg, tiny_targets, make_catalogue, make_warehouse, reference, label
+):
+    relative = {
+        **tiny_targets[0],
+        "code": "above_reference",
+        "name_zh": "增速高于平均",
+        "kind": "relative",
+        "comparator": ">",
+        "value": 0,
+        "unit": "百分点",
+        "reference": reference,
+        "headline": False,
+        "cadence": "monthly",
+        "due_day": 10,
+    }
+    cat = make_catalogue([relative])
+    make_warehouse(cat).obs("above_reference", "2023-06", growth_pct=7.0, reference_value=6.2)
+    got = by_code(compute_progress(cfg, cat, JULY))["above_reference"]
+    assert f"{label}6.2%" in got["detail_zh"] and "参照值" not in got["detail_zh"]
+
+
+def test_the_register_of_reference_kinds_and_their_chinese_names_agree():
+    from kpi.catalogue import REFERENCE_ZH, REFERENCES
+
+    assert set(REFERENCE_ZH) == set(REFERENCES)

@@ -94,6 +94,63 @@ def test_kpi_report_refuses_a_date_without_progress(env, tmp_path):
     assert not list(tmp_path.glob("*.html"))
 
 
+def test_kpi_report_creates_a_missing_output_folder_with_its_parents(env, tmp_path):
+    out = tmp_path / "new" / "reports"
+    result = CliRunner().invoke(report_cmd, ["-o", str(out), "--json"], obj={"plan": "tiny-2023"})
+
+    assert result.exit_code == 0, result.output
+    assert Path(json.loads(result.output)["html"]).parent == out
+    assert (out / "tiny-2023" / "latest.html").is_file()
+
+
+def test_kpi_report_for_a_date_without_progress_creates_no_folder(env, tmp_path):
+    from kpi.cli import main
+
+    out = tmp_path / "missing" / "dir"
+    result = CliRunner().invoke(
+        main, ["--plan", "tiny-2023", "report", "--as-of", "2023-03-31", "-o", str(out)]
+    )
+
+    assert result.exit_code == 1
+    assert "2023-03-31 没有进度数据" in result.output
+    assert not (tmp_path / "missing").exists()
+
+
+def test_kpi_report_under_a_file_fails_in_chinese_and_creates_nothing(env, tmp_path):
+    from kpi.cli import main
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["--plan", "tiny-2023", "report", "-o", str(blocked / "a" / "b")]
+    )
+
+    assert result.exit_code == 1
+    assert f"无法写入报告目录 {blocked / 'a' / 'b'}：路径中有一段是文件，不是目录" in result.output
+    assert "Traceback" not in result.output and "Not a directory" not in result.output
+    assert blocked.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_a_report_that_fails_while_writing_removes_the_folder_it_created(
+    env, tmp_path, monkeypatch
+):
+    import errno
+
+    from kpi.cli import main
+    from kpi.reports import workbook
+
+    def full_disk(data, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(workbook, "write_workbook", full_disk)
+    out = tmp_path / "fresh" / "reports"
+    result = CliRunner().invoke(main, ["--plan", "tiny-2023", "report", "-o", str(out)])
+
+    assert result.exit_code == 1
+    assert "磁盘空间不足" in result.output and "No space" not in result.output
+    assert not (tmp_path / "fresh").exists()
+
+
 def test_kpi_report_is_a_command_of_kpi():
     from kpi.cli import main
 

@@ -1,5 +1,6 @@
 -- The first attempt of one message x channel x part starts (committed before the call is made),
--- or ($state = 'failed') the channel is dead and the part is given up without a call.
+-- or ($state = 'failed') the channel is dead and the part is given up without a call. A part
+-- that carries the department's link records the link's token id and validity (never the token).
 insert into alerts.deliveries (
     delivery_key,
     message_id,
@@ -16,7 +17,10 @@ insert into alerts.deliveries (
     first_attempt_at,
     last_attempt_at,
     last_outcome,
-    last_error
+    last_error,
+    link_token_id,
+    link_issued_at,
+    link_expires_at
 )
 values (
     $delivery_key,
@@ -34,5 +38,8 @@ values (
     $now,
     $now,
     $last_outcome,
-    $last_error
+    $last_error,
+    $link_token_id,
+    $link_issued_at,
+    $link_expires_at
 )

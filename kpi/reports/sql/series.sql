@@ -1,36 +1,29 @@
--- Year-to-date figures by period, chosen as kpi.progress chooses them (transforms/
--- progress_observations.sql): the current row of each (target, period) that ended by the as-of
--- date, so the last point of a chart is the mart's actual.
-with current_rows as (
-    select
-        *,
-        row_number() over (
-            partition by target_code, period
-            order by received_at desc, revision_no desc, obs_id desc
-        ) as pick
-    from staged.observations
-    where plan_code = $plan
-      and period_year = $year
-      and period_end <= $as_of
-      and is_current
+-- Year-to-date figures by period for the charts, as kpi.progress chose them for the as-of date:
+-- the rows of transforms/progress_observations.sql (included below, the one definition of
+-- "what was held that day": received by the end of the as-of day, and of those the revision
+-- current then), so a report for a past date shows no later revision and no later file, and
+-- the last point of a chart is the mart's actual.
+-- Parameters: $plan_codes, $years (the plan and its year, as one-element lists), $as_of.
+with held as (
+-- include: progress_observations.sql
 ),
 
 final as (
     select
-        target_code,
-        period,
-        period_month,
-        value,
-        growth_pct,
-        reference_value,
-        milestone_status,
-        completion_date,
-        note,
-        revision_no,
-        received_at,
-        file_name
-    from current_rows
-    where pick = 1
+        o.target_code,
+        o.period,
+        o.period_month,
+        o.value,
+        o.growth_pct,
+        o.reference_value,
+        o.milestone_status,
+        o.completion_date,
+        o.note,
+        o.revision_no,
+        o.received_at,
+        o.file_name
+    from held as h
+    inner join staged.observations as o on h.obs_id = o.obs_id
 )
 
 select * from final
