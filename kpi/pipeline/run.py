@@ -173,10 +173,10 @@ def run_files(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
 
 
 def night_files(con: duckdb.DuckDBPyConnection, plan_code: str, as_of: date) -> list[dict]:
-    """The files of the latest run that judged `plan_code` on `as_of` (the night's files).
+    """The files the latest run that judged `plan_code` on `as_of` saw, as its summary lists them.
 
-    The one count of a night's files: the run summary, the Prefect artifact and the report all
-    read it (a file that arrived after midnight belongs to the night that ingested it).
+    A run's own view (duplicates and skipped files included); the report's
+    `kpi.reports.night_files` lists instead what the night's runs stored, counted once.
     """
     found = query(con, "night_run", {"plan_code": plan_code, "as_of": as_of})
     return run_files(con, found[0]["run_id"]) if found else []
