@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import date, datetime
 
 import click
 
@@ -68,6 +68,29 @@ def _locked(call):
         raise click.ClickException("数据仓库文件被其他程序占用，请稍后再试") from None
 
 
+def _day_zh(day: object) -> str:
+    """A date as 7月17日 (short enough for a phone-width terminal); other values as they are."""
+    try:
+        d = date.fromisoformat(str(day)[:10])
+    except ValueError:
+        return str(day)
+    return f"{d.month}月{d.day}日"
+
+
+# (heading, short): short columns keep one line; the others fold at the terminal's width.
+EPISODE_COLUMNS = (
+    ("编号", True),
+    ("单位", False),
+    ("指标", False),
+    ("状态", True),
+    ("天数", True),
+    ("确认", True),
+    ("反馈", True),
+    ("下一步", False),
+    ("投递", False),
+)
+
+
 @click.command("alerts")
 @click.option("--json", "as_json", is_flag=True, help="JSON 输出（含每条消息的投递状态）")
 @click.option(
@@ -91,8 +114,11 @@ def alerts_cmd(ctx: click.Context, as_json: bool, include_all: bool) -> None:
     from rich.table import Table
 
     table = Table(title=f"预警（{len(data['episodes'])} 项）")
-    for col in ("编号", "单位", "指标", "状态", "已持续(天)", "确认", "反馈", "下一步", "投递"):
-        table.add_column(col)
+    # Short cells never wrap; names and steps fold onto more lines instead of being cut (…).
+    for col, short in EPISODE_COLUMNS:
+        table.add_column(
+            col, no_wrap=short, overflow="fold", min_width=len(col) * 2 if short else 4
+        )
     for ep in data["episodes"]:
         step = ep["next_step"]
         table.add_row(
@@ -103,7 +129,7 @@ def alerts_cmd(ctx: click.Context, as_json: bool, include_all: bool) -> None:
             str(ep["days_open"]),
             "是" if ep["acked_at"] else "否",
             "是" if ep["feedback_at"] else "否",
-            f"{step['on']} {step['what']}" if step else "—",
+            f"{_day_zh(step['on'])} {step['what']}" if step else "—",
             _deliveries_zh(ep["messages"]),
         )
     console = Console()
@@ -111,7 +137,7 @@ def alerts_cmd(ctx: click.Context, as_json: bool, include_all: bool) -> None:
     if include_all:
         messages = Table(title=f"消息（{len(data['messages'])} 条）")
         for col in ("消息", "类型", "标题", "发往", "状态", "说明"):
-            messages.add_column(col)
+            messages.add_column(col, overflow="fold", no_wrap=col in ("消息", "状态"))
         for m in data["messages"]:
             problems = [d for d in m["deliveries"] if d["state"] in ("failed", "pending")]
             note = problems[0]["last_error"] if problems else ""

@@ -196,3 +196,10 @@ def test_deliver_exits_nonzero_naming_a_channel_that_cannot_be_used(kpi, raised,
     result = kpi("deliver")
     assert result.exit_code == 1 and "KPI_WECOM_KEY_UNSET" in result.output
     assert "已发送 6，失败 1" in result.output  # everything else went to the local sinks
+
+
+def test_the_alerts_table_folds_long_names_at_80_columns_and_cuts_nothing(kpi, raised, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = kpi("alerts").output
+    assert "…" not in out
+    assert "严重滞后" in out and max(len(line) for line in out.splitlines()) <= 80
