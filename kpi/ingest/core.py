@@ -63,8 +63,6 @@ AHEAD_ROWS = 20_000
 # rows of earlier files are known to be accepted).
 PREVIOUS_COLUMNS = frozenset({"previous_value", "previous_period"})
 _ARCHIVE_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".csv")
-# A run's chunks share one warehouse connection for up to this long (then it is reopened).
-HOLD_SECONDS = 20.0
 ARCHIVE_THREADS = 4  # archive copies are written by threads: file I/O, not Python, is the cost
 
 
@@ -224,7 +222,6 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
         threading.Thread(target=warm_up, daemon=True).start()
     clock = _Clock()
     todo = iter(jobs)
-    held = _Held()
     try:
         _sync(cfg, catalogues)
         clock.lap("sync")
@@ -238,9 +235,8 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
                     )
                 chunk = [f for f in chunk if f not in gone]
                 if chunk:
-                    con = held.get(cfg)
-                    _chunk(cfg, con, chunk, as_of, run_id, received_at, io, clock)
-                    held.release()
+                    with connect(cfg) as con:
+                        _chunk(cfg, con, chunk, as_of, run_id, received_at, io, clock)
                     failpoint("tidy")  # stored, nothing moved out of the inbox yet
                     _tidy(cfg, chunk)
                 for f in chunk:
@@ -251,41 +247,8 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
                 gc.freeze()
                 clock = _Clock()
     finally:
-        held.close()
         stream.close()
         gc.unfreeze()
-
-
-class _Held:
-    """The warehouse connection of a run's chunks, kept across chunks for at most HOLD_SECONDS.
-
-    Opening, migrating and closing (a checkpoint) for every chunk cost ~0.8 s a chunk in a
-    backfill (BENCHMARKS.md); each chunk still commits on its own. The file lock is given back
-    once the connection is older than HOLD_SECONDS, so another process that needs the file
-    waits no longer than that plus one chunk.
-    """
-
-    def __init__(self):
-        self._cm = None
-        self._con = None
-        self._since = 0.0
-
-    def get(self, cfg: Settings):
-        if self._con is None:
-            self._cm = connect(cfg)
-            self._con = self._cm.__enter__()
-            self._since = time.monotonic()
-        return self._con
-
-    def release(self) -> None:
-        """Close the connection if it has been held long enough."""
-        if self._con is not None and time.monotonic() - self._since > HOLD_SECONDS:
-            self.close()
-
-    def close(self) -> None:
-        if self._cm is not None:
-            cm, self._cm, self._con = self._cm, None, None
-            cm.__exit__(None, None, None)
 
 
 def _next_chunk(todo, stream) -> list[_File]:
