@@ -44,6 +44,8 @@ SEED = 20240101
 YEAR = 2023
 SOURCE = ROOT / "catalogue" / "hongqi-2023.yaml"
 VERSION = 3  # bump when the generated content changes: cached folders are rebuilt
+# Data the files are built from (their bytes are part of the cache's stamp).
+INPUTS = (SOURCE, ROOT / "catalogue" / "departments.yaml", ROOT / "config" / "status.toml")
 DEFECT_SHARE = 0.02  # files with one bad row
 REVISION_SHARE = 0.01  # files followed by a corrected copy a few days later
 LAGGING = ("预警", "滞后", "严重滞后")
@@ -242,9 +244,18 @@ def _district_job(args: tuple) -> list[dict]:
     return [asdict(f) for f in district_files(cat, index, out, seed, thr)]
 
 
+def inputs_digest() -> str:
+    """A hash of the files the province is built from: a cached province built from an older
+    catalogue (or register, or status thresholds) is stale even when VERSION is not."""
+    h = hashlib.sha256()
+    for p in INPUTS:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def province(root: Path, n: int, seed: int = SEED, workers: int = 1) -> dict:
-    """The province of n districts under root (cached: rebuilt only when n, seed or VERSION change)."""
-    stamp = {"districts": n, "seed": seed, "version": VERSION}
+    """The province of n districts under root (cached: rebuilt when n, seed, VERSION or the inputs change)."""
+    stamp = {"districts": n, "seed": seed, "version": VERSION, "inputs": inputs_digest()}
     manifest_path = root / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))

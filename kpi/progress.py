@@ -333,6 +333,17 @@ _DELETE = (
 )
 
 
+def unsynced(con: duckdb.DuckDBPyConnection, catalogues) -> list:
+    """The catalogues whose mirror in ref.* is missing or from other catalogue content.
+
+    A new process would otherwise rewrite every plan's ref.* rows (sync_catalogues remembers
+    only what this process wrote): the stored content hash and target count tell.
+    """
+    rows = con.execute(sql_file("catalogue_mirrored")).fetchall()
+    stored = {code: (sha, n) for code, sha, n in rows}
+    return [c for c in catalogues if stored.get(c.plan.code) != (c.sha256, len(c.targets))]
+
+
 def compute_progress_many(
     cfg: Settings, catalogues, as_of: date, *, now: datetime | None = None
 ) -> dict[str, pd.DataFrame]:
@@ -345,7 +356,7 @@ def compute_progress_many(
         return {}
     codes = [c.plan.code for c in cats]
     with connect(cfg) as con:
-        sync_catalogues(con, cats)  # views join ref.* for names
+        synced = sync_catalogues(con, unsynced(con, cats))  # views join ref.* for names
         inputs = read_inputs_many(con, cats, as_of)
         frames = {
             c.plan.code: build_progress(c, as_of, th, inputs[c.plan.code], computed_at)
@@ -354,9 +365,21 @@ def compute_progress_many(
         progress = pd.concat(frames.values(), ignore_index=True)
         profile = pd.concat([time_profile_frame(c, th) for c in cats], ignore_index=True)
         key = {"plan_codes": codes, "as_of": as_of}
+        con.register("progress_rows", progress)
+        con.register("profile_rows", profile)
+        if not synced and con.execute(sql_file("progress_unchanged"), key).fetchall()[0][0]:
+            # Nothing to write (a night with no new data for these plans, judged again on the
+            # same date): the stored rows keep their computed_at, and the run can tell that
+            # nothing changed (`unchanged`), so the report and the snapshot need no rewrite.
+            for name in ("progress_rows", "profile_rows"):
+                con.unregister(name)
+            stored = dict(con.execute(sql_file("progress_computed_at"), key).fetchall())
+            for code, frame in frames.items():
+                frame["computed_at"] = stored.get(code, computed_at)
+                frame.attrs["unchanged"] = True
+            return frames
         with transaction(con):
             con.execute(_DELETE.format(table="mart.progress"), key)
-            con.register("progress_rows", progress)
             con.execute("insert into mart.progress by name select * from progress_rows")
             con.execute(_DELETE.format(table="mart.status_history"), key)
             previous: dict[str, list[dict]] = {code: [] for code in codes}
@@ -373,7 +396,6 @@ def compute_progress_many(
                 " where plan_code in (select unnest($plan_codes::varchar[]))",
                 {"plan_codes": codes},
             )
-            con.register("profile_rows", profile)
             con.execute("insert into mart.time_profile by name select * from profile_rows")
         for name in ("progress_rows", "history_rows", "profile_rows"):
             con.unregister(name)

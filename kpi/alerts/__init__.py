@@ -9,17 +9,33 @@
 `now` is always passed in; nothing here reads the wall clock. See kpi/alerts/README.md.
 """
 
-from kpi.alerts.delivery import deliver, deliver_locked, failed_state
-from kpi.alerts.raising import raise_alerts
-from kpi.alerts.workflow import (
-    EpisodeNotFound,
-    WarehouseBusy,
-    WorkflowRefused,
-    ack,
-    close,
-    feedback,
-    overview,
-)
+from importlib import import_module
+
+# Imported when first used (PEP 562): delivery loads apprise and its plugins (~0.4 s), which a
+# night that only raises alerts never needs.
+_LAZY = {
+    "deliver": "delivery",
+    "deliver_locked": "delivery",
+    "failed_state": "delivery",
+    "raise_alerts": "raising",
+    "EpisodeNotFound": "workflow",
+    "WarehouseBusy": "workflow",
+    "WorkflowRefused": "workflow",
+    "ack": "workflow",
+    "close": "workflow",
+    "feedback": "workflow",
+    "overview": "workflow",
+}
+
+
+def __getattr__(name: str):
+    """The public names of the submodules, each imported on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"kpi.alerts.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "raise_alerts",

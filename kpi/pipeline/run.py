@@ -10,8 +10,10 @@ published after the row is final.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -65,13 +67,47 @@ def load_plan(cfg: Settings, plan: str | None = None) -> Catalogue:
     path = cfg.catalogue_path(plan)
     if not path.is_file():
         raise UnknownPlanError(plan or cfg.plan, path)  # Chinese, naming the plans there are
-    return _catalogue(str(path), path.stat().st_mtime_ns)
+    return _catalogue(str(path), path.stat().st_mtime_ns, str(cfg.home / "cache" / "catalogues"))
 
 
 @lru_cache(maxsize=8)
-def _catalogue(path: str, mtime_ns: int) -> Catalogue:
-    # Parsing and validating the YAML costs ~0.4 s: a replay would pay it every day.
-    return load_catalogue(path)
+def _catalogue(path: str, mtime_ns: int, cache_dir: str) -> Catalogue:
+    # Parsing and validating the YAML costs ~0.4 s (0.8 s for a province's district): a replay
+    # would pay it every day, a quiet night once. The validated catalogue is kept as JSON under
+    # the state home, keyed by the content of every file it was built from (the catalogue, its
+    # department register and report, the status thresholds' quarter floors): any edit misses.
+    from kpi.catalogue import Catalogue, profile_floors
+
+    source = Path(path)
+    floors = profile_floors()
+    data = source.read_bytes()
+    key = hashlib.sha256(data + repr(floors).encode()).hexdigest()
+    cached = Path(cache_dir) / f"{key}.json"
+    try:
+        entry = json.loads(cached.read_text(encoding="utf-8"))
+        if all(_sha_of(Path(p)) == sha for p, sha in entry["inputs"].items()):
+            return Catalogue.model_validate(entry["catalogue"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # no entry, or an unreadable one: load from the YAML
+    catalogue = load_catalogue(source, floors)
+    inputs = [source.parent / catalogue.plan.departments, source.parent / catalogue.plan.report]
+    entry = {
+        "inputs": {str(p): _sha_of(p) for p in inputs},
+        "catalogue": catalogue.model_dump(mode="json"),
+    }
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(cached)
+    return catalogue
+
+
+def _sha_of(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def new_run_id() -> str:
@@ -108,6 +144,11 @@ class Run:
     snapshot: Path | None = None
     status: str = "running"
     facts: dict = field(default_factory=dict)  # read back from the warehouse when it ended
+    # The warehouse files' latest change before this run began (ns): a snapshot newer than
+    # that, on a run that changed nothing (`quiet`), is already the analysts' current copy.
+    written_before: int = 0
+    quiet: bool = False  # set by the steps: no file, progress and alerts as they were
+    started_clean: bool = True  # its start changed nothing (no run abandoned, no ref.* sync)
 
     @property
     def plan(self) -> str:
@@ -260,10 +301,49 @@ def run_facts(con: duckdb.DuckDBPyConnection, run: Run) -> dict:
 # --- the lifecycle -------------------------------------------------------------------------
 
 
+def warehouse_written(cfg: Settings) -> int:
+    """When the warehouse (its file or its write-ahead log) last changed, in ns (0: never)."""
+    times = [0]
+    for p in (cfg.warehouse, cfg.warehouse.with_name(cfg.warehouse.name + ".wal")):
+        with contextlib.suppress(OSError):
+            times.append(p.stat().st_mtime_ns)
+    return max(times)
+
+
+def _snapshot_stamp(cfg: Settings) -> Path:
+    # Touched once a run's end is in the snapshot, or once a quiet run found it current.
+    return cfg.home / "cache" / "snapshot.current"
+
+
+def snapshot_current(run: Run) -> bool:
+    """True when the published snapshot already shows everything this quiet run leaves.
+
+    Its stamp must be newer than every write to the warehouse before this run began (a
+    delivery, a 13710 step or a run since the last publication makes it older), and the
+    snapshot must exist. What it then lacks is the quiet runs' own rows in meta.runs.
+    """
+    try:
+        stamped = _snapshot_stamp(run.cfg).stat().st_mtime_ns
+        run.cfg.snapshot.stat()
+    except OSError:
+        return False
+    return run.quiet and run.written_before > 0 and stamped > run.written_before
+
+
+def _stamp_snapshot(cfg: Settings) -> None:
+    stamp = _snapshot_stamp(cfg)
+    with contextlib.suppress(OSError):  # a missing stamp only means the next run publishes
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+        os.utime(stamp)  # touch() keeps an existing file's time on some systems
+
+
 def _start_run(run: Run) -> None:
+    run.written_before = warehouse_written(run.cfg)
     with connect(run.cfg) as con:
         now = clock.local_now(run.cfg.tz)
-        con.execute(sql_file("abandon_runs", RUNS_SQL), {"now": now})
+        abandoned = con.execute(sql_file("abandon_runs", RUNS_SQL), {"now": now}).fetchall()
+        run.started_clean = not (abandoned and abandoned[0][0])
         con.execute(
             sql_file("start_run", RUNS_SQL),
             {
@@ -275,8 +355,13 @@ def _start_run(run: Run) -> None:
                 "run_at": run.run_at,
             },
         )
-        # ref.* mirrors the catalogue this run judges by, so analysts join on the same codes.
-        sync_catalogue(con, run.catalogue)
+        # ref.* mirrors the catalogue this run judges by, so analysts join on the same codes
+        # (unless it already mirrors this content).
+        from kpi.progress import unsynced
+
+        if unsynced(con, [run.catalogue]):
+            sync_catalogue(con, run.catalogue)
+            run.started_clean = False
 
 
 def _finish_run(run: Run, status: str) -> None:
@@ -336,8 +421,15 @@ def pipeline_run(
         try:
             yield run
             _finish_run(run, "completed")
-            if publish:
+            if publish and snapshot_current(run):
+                # Nothing changed since the snapshot was published but this run's own row in
+                # meta.runs: copying a province's warehouse would cost seconds for nothing.
+                log.info("snapshot unchanged: nothing new since it was published")
+                run.snapshot = cfg.snapshot
+                _stamp_snapshot(cfg)
+            elif publish:
                 run.snapshot = call(snapshot_step, cfg)
+                _stamp_snapshot(cfg)
         except BaseException as exc:
             log.exception("run %s failed", run.run_id)
             with contextlib.suppress(Exception):  # the original error matters more

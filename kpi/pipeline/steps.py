@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import date, datetime
 from pathlib import Path
@@ -81,18 +83,115 @@ def report_step(cfg: Settings, catalogue: Catalogue, as_of: date) -> dict[str, P
     return result
 
 
+# Counters of alerts_step's result that say it wrote something (events, 13710 steps, messages).
+ALERT_WRITES = (
+    "opened",
+    "worsened",
+    "repeated",
+    "recovered",
+    "reminded",
+    "escalated",
+    "escalated_again",
+    "messages",
+)
+
+
+def quiet_night(run: Run) -> bool:
+    """True when the run changed nothing a report or the snapshot shows.
+
+    No file in the inbox, progress equal to the stored rows of the same date (written by an
+    earlier run, so nothing was rewritten), no alert event, step or message, and a start that
+    abandoned no run and mirrored no new catalogue. Only then may the report and the snapshot
+    be left as they are.
+    """
+    progress = run.progress
+    return (
+        run.started_clean
+        and not run.receipts
+        and progress is not None
+        and bool(getattr(progress, "attrs", {}).get("unchanged"))
+        and not any(int(run.alerts.get(k) or 0) for k in ALERT_WRITES)
+    )
+
+
+def _report_stamp(cfg: Settings, catalogue: Catalogue, as_of: date) -> Path:
+    return cfg.home / "cache" / "reports" / f"{catalogue.plan.code}_{as_of.isoformat()}.json"
+
+
+def _report_inputs(cfg: Settings, catalogue: Catalogue) -> str:
+    # The report is a function of the warehouse, the catalogue and the settings (links, paths).
+    return hashlib.sha256(f"{catalogue.sha256}\n{cfg!r}".encode()).hexdigest()
+
+
+def report_current(run: Run) -> tuple[dict[str, Path | None] | None, int | None]:
+    """The report this quiet run would write again, if an earlier run wrote it from the same data.
+
+    Its stamp names the run that wrote it (or found it current): that run must be the last one
+    started before this and have completed, with the same catalogue and settings, and the files
+    must exist. Also returns how many runs there are besides this one, when it was read.
+    """
+    from kpi.reports import report_paths
+
+    cfg, cat = run.cfg, run.catalogue
+    try:
+        stamp = json.loads(_report_stamp(cfg, cat, run.as_of).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None
+    paths = report_paths(cfg.reports, cat.plan.code, run.as_of)
+    if stamp.get("inputs") != _report_inputs(cfg, cat) or not all(
+        paths[k].is_file() for k in ("html", "workbook")
+    ):
+        return None, None
+    params = {"run_id": run.run_id, "stamp_run_id": str(stamp.get("run_id"))}
+    with connect(cfg) as con:
+        others, status = con.execute(sql_file("previous_run", RUNS_SQL), params).fetchall()[0]
+    # No run started since the stamped one (counted: run clocks may be frozen or equal).
+    if others != stamp.get("runs") or status != "completed":
+        return None, others
+    docs = Path(stamp["data_docs"]) if stamp.get("data_docs") else None
+    return {"html": paths["html"], "workbook": paths["workbook"], "data_docs": docs}, others
+
+
+def _stamp_report(run: Run, report: dict, runs: int | None = None) -> None:
+    stamp = _report_stamp(run.cfg, run.catalogue, run.as_of)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    docs = report.get("data_docs")
+    if runs is None:
+        with connect(run.cfg) as con:
+            runs = con.execute(sql_file("run_count", RUNS_SQL)).fetchall()[0][0]
+    body = {
+        "run_id": run.run_id,
+        "runs": runs,
+        "inputs": _report_inputs(run.cfg, run.catalogue),
+        "data_docs": str(docs) if docs else None,
+    }
+    tmp = stamp.with_name(f".{stamp.name}.tmp")
+    tmp.write_text(json.dumps(body), encoding="utf-8")
+    tmp.replace(stamp)
+
+
 def night(run: Run, *, report: bool = True) -> None:
     """The nightly sequence, the only copy of it: ingest, progress, alerts, report.
 
     Each step goes through `run.call` (a plain call, or a Prefect task in `flows/`). The run's
-    lifecycle (`pipeline_run`) then makes its row final and publishes the snapshot.
+    lifecycle (`pipeline_run`) then makes its row final and publishes the snapshot. A quiet
+    run (`quiet_night`) keeps a report an earlier run wrote from the same data.
     """
     cfg, cat, as_of = run.cfg, run.catalogue, run.as_of
     run.receipts = run.call(ingest_step, cfg, cat, as_of, run.run_id)
     run.progress = run.call(progress_step, cfg, cat, as_of)
     run.alerts = run.call(alerts_step, cfg, cat, as_of, run.now)
+    run.quiet = quiet_night(run)
     if report:
-        run.report = run.call(report_step, cfg, cat, as_of)
+        current, others = report_current(run) if run.quiet else (None, None)
+        if current is not None:
+            log.info("step report skipped: nothing changed since it was written")
+            run.report = current
+            _stamp_report(run, current, others + 1)  # this run found it current
+        else:
+            run.report = run.call(report_step, cfg, cat, as_of)
+            # Stamped after the files are in place: a crash before leaves no stamp to trust.
+            _stamp_report(run, run.report)
 
 
 def nightly_run(

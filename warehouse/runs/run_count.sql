@@ -1,0 +1,2 @@
+-- How many runs the warehouse has recorded (this one included once started).
+select count(*) from meta.runs
