@@ -690,8 +690,13 @@ def _backstop() -> None:
 
 def serve() -> None:
     """A worker: parse each file it is sent, results to stdout, until its input ends."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # anything printed must not corrupt the result stream
+    stdin = sys.stdin.buffer
+    # Results go to a private copy of fd 1, and fd 1 becomes stderr: nothing printed, by Python
+    # or by a native library writing to fd 1 directly, can corrupt the result stream.
+    stdout = os.fdopen(os.dup(1), "wb")
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     _backstop()
     catalogues: dict[int, object] = {}
     _send(stdout, ("ready", os.getpid()))

@@ -1,0 +1,32 @@
+"""A parsing worker's result stream survives output written straight to its fd 1."""
+
+import pickle
+import struct
+import subprocess
+import sys
+
+# Noise at the C level (os.write on fd 1) and at Python's, after the worker set itself up.
+SCRIPT = """
+import os
+import kpi.ingest.prepare as prepare
+
+def noisy_backstop():
+    os.write(1, b"native noise on fd 1\\n")
+    print("python noise")
+
+prepare._backstop = noisy_backstop
+prepare.serve()
+"""
+
+
+def test_noise_on_fd1_goes_to_stderr_not_into_the_results():
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], input=b"", capture_output=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    n = struct.unpack_from("<Q", proc.stdout)[0]
+    assert len(proc.stdout) == 8 + n
+    kind, _pid = pickle.loads(proc.stdout[8:])
+    assert kind == "ready"
+    assert b"native noise on fd 1" in proc.stderr
+    assert b"python noise" in proc.stderr
