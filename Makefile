@@ -55,10 +55,13 @@ upgrade: $(UV_STAMP) ## on purpose: newest versions the pins allow (P=name for o
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y faketime; \
 	else echo "faketime missing: 'sudo make setup' installs it (the clock pass is skipped)"; fi
 
+# Prefect makes its home without parents (and only warns): a clean clone has no var/ yet.
 run: setup ## the main job: the nightly pipeline once on the bundled demo data
+	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/kpi demo
 
 test: setup ## the test suite, slow tests included, then the clock pass (alerts, flows)
+	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -69,6 +72,7 @@ lint: setup ## ruff lint and format check
 	$(BIN)/ruff format --check .
 
 faults: setup ## the fault suite's tables: delivery faults (and hostile files) counted per message
+	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/python -m tests.faults
 
 serve: setup ## local Prefect server, a worker and the deployments (Ctrl-C stops)
