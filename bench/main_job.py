@@ -10,9 +10,10 @@ data). Both run in each mode, alternately, in one run:
            server at the first flow call (the behaviour before issue 15);
   early    no PREFECT_API_URL, the default: the CLI starts that server before its own imports
            and skips the migration check on a database this Prefect version migrated;
-  server   a local `prefect server start` (started here once on a free loopback port, on the
-           same database) that both talk to, as under `make serve`.
-Before timing, one untimed run of each warms the database (migrations) and the file cache.
+  server   a local `prefect server start` (started here once, on a free loopback port) that
+           both talk to, as under `make serve`.
+Each mode has its own Prefect home. One untimed run of each first warms its database
+(migrations) and the file cache; then the modes take turns, N rounds, medians reported.
 Prints per mode the medians, the main job's own work (demo - empty) and its ratios; last:
 `ratio demo/empty: X (prefect)  Y (early)  Z (server)  own/empty: ...`.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -58,15 +60,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def base_env(work: Path) -> dict[str, str]:
-    """The environment of every measured process: its own Prefect home, telemetry off."""
+def base_env(work: Path, mode: str) -> dict[str, str]:
+    """The environment of a mode's processes: a Prefect home of its own, telemetry off."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "KPI_"))}
     env.update(
-        PREFECT_HOME=str(work / "prefect"),
+        PREFECT_HOME=str(work / mode / "prefect"),
         DO_NOT_TRACK="1",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        KPI_HOME=str(work / "state"),
+        KPI_HOME=str(work / mode / "state"),
     )
+    if mode in ("prefect", "early"):
+        env["KPI_PREFECT_SERVER"] = mode
     return env
 
 
@@ -102,54 +106,60 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     sys.exit("no Prefect server after 120 s")
 
 
-def measure(env: dict[str, str], work: Path, repeat: int) -> dict[str, list[float]]:
-    """Alternate empty flow and `kpi demo` runs; the first of each is an untimed warm-up."""
-    empty = [str(BIN / "python"), "-c", EMPTY_FLOW]
-    demo = [str(BIN / "kpi"), "demo", "--home", str(work / "state" / "demo")]
-    times: dict[str, list[float]] = {"empty": [], "demo": []}
-    timed(empty, env)
-    timed(demo, env)
-    for _ in range(repeat):
-        times["empty"].append(timed(empty, env))
-        times["demo"].append(timed(demo, env))
-    return times
+def commands(work: Path, mode: str) -> dict[str, list[str]]:
+    """The floor and the main job of a mode."""
+    return {
+        "empty": [str(BIN / "python"), "-c", EMPTY_FLOW],
+        "demo": [str(BIN / "kpi"), "demo", "--home", str(work / mode / "state" / "demo")],
+    }
 
 
 def main() -> None:
-    """Measure both modes and print the figures."""
+    """Measure the modes, interleaved so that the machine's noise falls on each alike."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--modes", default="prefect,early,server")
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
+    modes = args.modes.split(",")
+    if unknown := set(modes) - {"prefect", "early", "server"}:
+        sys.exit(f"unknown modes: {', '.join(sorted(unknown))}")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="kpi-main-job-"))
     shutil.rmtree(work, ignore_errors=True)
-    (work / "state").mkdir(parents=True)
+    envs = {}
+    for mode in modes:
+        (work / mode / "state").mkdir(parents=True)
+        envs[mode] = base_env(work, mode)
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}  cpus: {os.cpu_count()}")
-    ratios = {}
-    for mode in args.modes.split(","):
-        env = base_env(work)
-        server = None
-        if mode == "server":
+    server = None
+    times = {m: {"empty": [], "demo": []} for m in modes}
+    try:
+        if "server" in modes:
             port = free_port()
-            server = start_server(env, port)
-            env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
-        elif mode in ("prefect", "early"):
-            env["KPI_PREFECT_SERVER"] = mode
-        else:
-            sys.exit(f"unknown mode {mode}")
-        try:
-            times = measure(env, work, args.repeat)
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait(timeout=30)
-        empty, demo = statistics.median(times["empty"]), statistics.median(times["demo"])
+            server = start_server(envs["server"], port)
+            envs["server"]["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+        for mode in modes:  # untimed: migrations, file cache
+            for cmd in commands(work, mode).values():
+                timed(cmd, envs[mode])
+        for _ in range(args.repeat):
+            for mode in modes:
+                for what, cmd in commands(work, mode).items():
+                    times[mode][what].append(timed(cmd, envs[mode]))
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    ratios = {}
+    for mode in modes:
+        empty = statistics.median(times[mode]["empty"])
+        demo = statistics.median(times[mode]["demo"])
         ratios[mode] = (demo / empty, (demo - empty) / empty)
+        runs = "; ".join(
+            f"{what} {', '.join(f'{t:.1f}' for t in ts)}" for what, ts in times[mode].items()
+        )
         print(
-            f"{mode}: empty flow {empty:.2f} s, kpi demo {demo:.2f} s, own work "
-            f"{demo - empty:.2f} s  (runs: empty {', '.join(f'{t:.1f}' for t in times['empty'])};"
-            f" demo {', '.join(f'{t:.1f}' for t in times['demo'])})"
+            f"{mode}: empty flow {empty:.2f} s, kpi demo {demo:.2f} s, "
+            f"own work {demo - empty:.2f} s  (runs: {runs})"
         )
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
