@@ -5,6 +5,8 @@ BIN     := $(VENV)/bin
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# Prefect's temporary server may take more than its default 20 s to start on a loaded machine.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 .PHONY: help setup lock upgrade run test lint serve clean faults
 
