@@ -27,9 +27,8 @@ $(UV_STAMP):
 	@touch $@
 
 # --locked: a pyproject.toml edited without `make lock` stops here instead of installing a stale set.
-# --compile-bytecode: as pip does, so the first run does not pay for compiling ~140 packages.
 $(BIN)/kpi: pyproject.toml uv.lock $(UV_STAMP)
-	$(UV) sync --locked --extra dev --compile-bytecode --python $(PY)
+	$(UV) sync --locked --extra dev --python $(PY)
 	@touch $(BIN)/kpi
 
 setup: $(BIN)/kpi /usr/bin/chromium /usr/bin/faketime ## create the virtualenv and install the locked set
