@@ -5,19 +5,41 @@ BIN     := $(VENV)/bin
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# Prefect's temporary server may take more than its default 20 s to start on a loaded machine.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: help setup run test lint serve clean faults
+.PHONY: help setup lock upgrade run test lint serve clean faults
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(BIN)/kpi: pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# The resolved set is locked in uv.lock and installed exactly from it (hashes checked), so a
+# fresh machine gets what CI tested, not whatever is newest that day. uv itself is pinned and
+# bootstrapped into $(TOOLS) with the system's pip; UV_PYTHON_DOWNLOADS=never keeps it on $(PY).
+UV_VERSION := 0.13.9
+TOOLS      ?= .tools
+UV         := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV) $(TOOLS)/bin/uv
+UV_STAMP   := $(TOOLS)/uv-$(UV_VERSION)
+
+$(UV_STAMP):
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $@
+
+# --locked: a pyproject.toml edited without `make lock` stops here instead of installing a stale set.
+$(BIN)/kpi: pyproject.toml uv.lock $(UV_STAMP)
+	$(UV) sync --locked --extra dev --python $(PY)
 	@touch $(BIN)/kpi
 
-setup: $(BIN)/kpi /usr/bin/chromium /usr/bin/faketime ## create the virtualenv and install the project
+setup: $(BIN)/kpi /usr/bin/chromium /usr/bin/faketime ## create the virtualenv and install the locked set
+
+lock: $(UV_STAMP) ## re-lock after editing pyproject.toml's dependencies (other versions kept), then install
+	$(UV) lock --python $(PY)
+	$(MAKE) setup
+
+upgrade: $(UV_STAMP) ## on purpose: newest versions the pins allow (P=name for one package), then install
+	$(UV) lock --python $(PY) $(if $(P),--upgrade-package $(P),--upgrade)
+	$(MAKE) setup
 
 # Debian's chromium (and a CJK font for legible screenshots) for the report's browser test.
 # Installed only when missing and only as root (CI); elsewhere that one test is skipped.
@@ -34,10 +56,13 @@ setup: $(BIN)/kpi /usr/bin/chromium /usr/bin/faketime ## create the virtualenv a
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y faketime; \
 	else echo "faketime missing: 'sudo make setup' installs it (the clock pass is skipped)"; fi
 
+# Prefect makes its home without parents (and only warns): a clean clone has no var/ yet.
 run: setup ## the main job: the nightly pipeline once on the bundled demo data
+	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/kpi demo
 
 test: setup ## the test suite, slow tests included, then the clock pass (alerts, flows)
+	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -48,6 +73,7 @@ lint: setup ## ruff lint and format check
 	$(BIN)/ruff format --check .
 
 faults: setup ## the fault suite's tables: delivery faults (and hostile files) counted per message
+	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/python -m tests.faults
 
 serve: setup ## local Prefect server, a worker and the deployments (Ctrl-C stops)

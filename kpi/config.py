@@ -65,6 +65,8 @@ class Settings:
     sql_timeout_seconds: int = 30
     sql_memory_limit: str = "1GB"
     sql_max_rows: int = 100_000
+    # Prefect's temporary server for `kpi run/replay/demo` with no PREFECT_API_URL (issue 15).
+    prefect_server: str = "early"
 
     @property
     def tz(self) -> ZoneInfo:

@@ -14,6 +14,8 @@ from kpi.config import ROOT, Settings, load_settings
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect's temporary server may take more than its default 20 s to start on a loaded machine.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 # The suite never reads the wall clock: "now" is this moment unless a test sets another
 # (KPI_NOW, inherited by every subprocess; kpi.clock.frozen within the process). It is the

@@ -21,11 +21,44 @@ from kpi.config import Settings, settings
 
 def prefect_env(cfg: Settings, *, quiet: bool = False) -> None:
     """Keep Prefect's state inside the project and its telemetry off (before importing prefect)."""
-    os.environ.setdefault("PREFECT_HOME", str(cfg.home / "prefect"))
+    from flows.ephemeral import STARTUP_TIMEOUT_S
+
+    home = Path(os.environ.get("PREFECT_HOME") or cfg.home / "prefect").expanduser().resolve()
+    # Prefect makes its home without parents: on a clone without var/ it would only warn.
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["PREFECT_HOME"] = str(home)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's default (20 s) for its temporary server is too short on a loaded machine.
+    os.environ.setdefault(
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(STARTUP_TIMEOUT_S)
+    )
     if quiet:  # a progress bar reads better than a log line per task
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def start_prefect(cfg: Settings, *, quiet: bool = False):
+    """`prefect_env`, then Prefect's temporary server started now, while the CLI imports the rest.
+
+    Returns the server (call `.wait()` before the first flow), or None when a server is
+    configured (PREFECT_API_URL) or Prefect is already imported: then Prefect does as it does.
+    """
+    if cfg.prefect_server not in ("early", "prefect"):
+        raise click.ClickException(
+            f"配置项 prefect_server 应为 early 或 prefect，而不是 {cfg.prefect_server!r}"
+        )
+    prefect_env(cfg, quiet=quiet)
+    if cfg.prefect_server == "prefect":
+        return None
+    from flows import ephemeral
+
+    return ephemeral.start()
+
+
+def _ready(server) -> None:
+    """Wait for the temporary server started by `start_prefect`, if any."""
+    if server is not None:
+        server.wait()
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -126,10 +159,11 @@ def run_cmd(ctx: click.Context, as_of: date | None, allow_outside_year: bool, as
     problem = outside_year(catalogue, as_of)
     if problem and not allow_outside_year:
         raise click.ClickException(problem)
-    prefect_env(cfg)
+    server = start_prefect(cfg)
     from flows.nightly import nightly
 
     try:
+        _ready(server)
         summary = nightly(plan=catalogue.plan.code, as_of=as_of)
     except Exception as exc:
         raise _fail(exc) from exc
@@ -178,10 +212,11 @@ def replay_cmd(ctx, start: date, end: date, home, source, fresh, deliver) -> Non
     home = _home(home, cfg.home / "replay")
     if fresh:
         _fresh_home(home)
-    prefect_env(cfg, quiet=True)
+    server = start_prefect(cfg, quiet=True)
     from flows.replay import replay
 
     try:
+        _ready(server)
         summaries = replay(
             start=start,
             end=end,
@@ -230,7 +265,7 @@ def demo_cmd(ctx: click.Context, as_of: date | None, home: Path | None) -> None:
     _fresh_home(home)
     # The demo never reaches real channels: no apprise configuration means local sinks.
     os.environ["KPI_APPRISE_CONFIG"] = ""
-    prefect_env(cfg)
+    server = start_prefect(cfg)
     from flows.deliver import deliver
     from flows.nightly import nightly
     from kpi import pipeline
@@ -238,6 +273,7 @@ def demo_cmd(ctx: click.Context, as_of: date | None, home: Path | None) -> None:
     demo = pipeline.resolve_settings(home)
     staged = pipeline.stage_demo(demo, day)
     try:
+        _ready(server)
         summary = nightly(
             plan=catalogue.plan.code,
             as_of=day,
