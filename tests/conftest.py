@@ -304,7 +304,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if group is not None:
             group_of[module] = group
             for item in tests:
-                item.add_marker(pytest.mark.xdist_group(group))
+                _join_group(item, group)
 
     def rank(item: pytest.Item) -> int:
         group = group_of.get(item.nodeid.split("::")[0])
@@ -313,3 +313,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return len(LONGEST_FIRST) + (item.get_closest_marker("slow") is None)
 
     items.sort(key=rank)  # stable: the collection's order within each rank
+
+
+def _join_group(item: pytest.Item, group: str) -> None:
+    """Mark an item for pytest-xdist's loadgroup, and give its id the "@group" suffix itself.
+
+    pytest-xdist 3.8 writes the suffix (by which its scheduler groups) into `item._nodeid`,
+    which pytest 9.2 no longer reads (the id is `item._id`): without this, every group is
+    silently ignored and a module fixture is built on both workers.
+    """
+    item.add_marker(pytest.mark.xdist_group(group))
+    if "@" not in item.nodeid and hasattr(item, "_id"):
+        from _pytest.nodeid import coerce_node_id
+
+        item._id = coerce_node_id(f"{item.nodeid}@{group}")
