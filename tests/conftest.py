@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -16,6 +22,13 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Prefect's temporary server may take more than its default 20 s to start on a loaded machine.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# Prefect writes its home (and its temporary server's SQLite database) on import: one of its own
+# for each test process, so that parallel workers (pytest-xdist) never share a database and
+# the user's ~/.prefect (or the Makefile's var/prefect) is left alone.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(
+    prefix=f"kpi-tests-prefect-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"
+)
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 # The suite never reads the wall clock: "now" is this moment unless a test sets another
 # (KPI_NOW, inherited by every subprocess; kpi.clock.frozen within the process). It is the
@@ -187,3 +200,132 @@ def make_catalogue(tmp_path: Path):
         return load_catalogue(write_catalogue(tmp_path / f"cat{next(counter)}", targets, plan_code))
 
     return _make
+
+
+# --- Suite speed (issue 15): one browser per module, heavy fixtures kept on one worker ---
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by `make setup`
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+# Module scope, not session: while Playwright's sync API is alive in a thread, Prefect's sync
+# calls in that thread return coroutines (it sees an event loop), so it must end with its module.
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium, launched once per module of browser tests; each test opens a context."""
+    if not CHROMIUM.exists():
+        if os.geteuid() == 0:
+            pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium as root")
+        pytest.skip(f"{CHROMIUM} is missing and this user is not root (`make setup` adds it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_prefect_db(tmp_path_factory) -> Path:
+    """A Prefect database with every migration applied, built once per run for all workers.
+
+    A fresh PREFECT_HOME costs a Prefect server 5-15 s of migrations; a copy of this costs none.
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    db = shared / "prefect-migrated" / "prefect.db"
+    with open(shared / "prefect-migrated.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not db.exists():
+            home = db.parent.with_suffix(".tmp")
+            shutil.rmtree(home, ignore_errors=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+            prefect = Path(sys.executable).parent / "prefect"
+            subprocess.run(
+                [str(prefect), "server", "database", "upgrade", "-y"],
+                env={**env, "PREFECT_HOME": str(home), "DO_NOT_TRACK": "1"},
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+            home.rename(db.parent)
+    return db
+
+
+@pytest.fixture
+def prefect_home(tmp_path: Path, migrated_prefect_db: Path) -> Path:
+    """A PREFECT_HOME of the test's own, its database already migrated."""
+    home = tmp_path / "prefect"
+    home.mkdir()
+    shutil.copyfile(migrated_prefect_db, home / "prefect.db")
+    return home
+
+
+# Session fixtures that start servers: every test that uses one runs on the same worker, so that
+# a parallel run (`pytest -n 2 --dist loadgroup`) starts each of them once.
+SHARED_ON_ONE_WORKER = {"served": "prefect-server"}
+# The longest groups (minutes each on a busy machine) start first, one on each worker; then the
+# other slow tests, then the quick ones, which fill the gaps at the end.
+LONGEST_FIRST = ("prefect-server", "tests/flows/test_replay_alerts.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist: keep the tests of a costly fixture on one worker, longest first.
+
+    A module whose tests share a module-scoped fixture runs on one worker (the fixture is built
+    once); a module that uses a fixture of SHARED_ON_ONE_WORKER joins that fixture's group.
+    Without --dist loadgroup, the markers change nothing and the order is left alone.
+    """
+    # An xdist worker runs with dist "no" and loadgroup set; the controller, with dist "loadgroup".
+    if not (getattr(config.option, "loadgroup", False) or config.getoption("dist", "no") != "no"):
+        return
+    by_module: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_module.setdefault(item.nodeid.split("::")[0], []).append(item)
+    group_of: dict[str, str] = {}
+    for module, tests in by_module.items():
+        group = None
+        for item in tests:
+            info = getattr(item, "_fixtureinfo", None)
+            for name in info.names_closure if info else ():
+                if name in SHARED_ON_ONE_WORKER:
+                    group = SHARED_ON_ONE_WORKER[name]
+                elif group is None and any(
+                    d.scope == "module" for d in info.name2fixturedefs.get(name) or ()
+                ):
+                    group = module
+        if group is not None:
+            group_of[module] = group
+            for item in tests:
+                _join_group(item, group)
+
+    def rank(item: pytest.Item) -> int:
+        group = group_of.get(item.nodeid.split("::")[0])
+        if group in LONGEST_FIRST:
+            return LONGEST_FIRST.index(group)
+        return len(LONGEST_FIRST) + (item.get_closest_marker("slow") is None)
+
+    items.sort(key=rank)  # stable: the collection's order within each rank
+
+
+def _join_group(item: pytest.Item, group: str) -> None:
+    """Mark an item for pytest-xdist's loadgroup, and give its id the "@group" suffix itself.
+
+    pytest-xdist 3.8 writes the suffix (by which its scheduler groups) into `item._nodeid`,
+    which pytest 9.2 no longer reads (the id is `item._id`): without this, every group is
+    silently ignored and a module fixture is built on both workers.
+    """
+    item.add_marker(pytest.mark.xdist_group(group))
+    if "@" not in item.nodeid and hasattr(item, "_id"):
+        from _pytest.nodeid import coerce_node_id
+
+        item._id = coerce_node_id(f"{item.nodeid}@{group}")

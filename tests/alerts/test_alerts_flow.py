@@ -31,7 +31,7 @@ print(json.dumps({"type": state.type.value, "message": state.message,
 
 
 def test_the_deliver_flow_run_fails_naming_a_channel_that_cannot_be_used_while_others_deliver(
-    cfg, tiny_catalogue, put_progress, tmp_path
+    cfg, tiny_catalogue, put_progress, prefect_home
 ):
     put_progress(tiny_catalogue, AS_OF, {"investment_total": "严重滞后"})
     raise_alerts(cfg, tiny_catalogue, AS_OF, datetime(2023, 7, 16, 8, 30, tzinfo=cfg.tz))
@@ -42,7 +42,7 @@ def test_the_deliver_flow_run_fails_naming_a_channel_that_cannot_be_used_while_o
     env = {k: v for k, v in os.environ.items() if k != "KPI_WECOM_KEY_NOT_SET"}
     env.update(
         KPI_APPRISE_CONFIG=str(apprise_file),
-        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_HOME=str(prefect_home),
         # The temporary API server takes 7-13 s to start, more on a busy machine.
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
         PREFECT_LOGGING_LEVEL="WARNING",

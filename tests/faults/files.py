@@ -36,6 +36,8 @@ from pathlib import Path
 
 from kpi.config import ROOT
 
+from .forkserver import ForkServer
+
 SEED = 20230711
 PLAN = "hongqi-2023"
 AS_OF = "2023-07-15"
@@ -882,31 +884,37 @@ def _rss_mb(pid: int) -> float:
 
 
 def run_measured(
-    cmd: list[str], env: dict, timeout: float
+    cmd: list[str], env: dict, timeout: float, forks: ForkServer | None = None
 ) -> tuple[subprocess.CompletedProcess, float, float]:
-    """Run a command; (its result, wall seconds, peak RSS of its process tree in MB)."""
+    """Run a command; (its result, wall seconds, peak RSS of its process tree in MB).
+
+    With `forks`, a warm fork server starts it (the test suite); else a cold subprocess.
+    """
     started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err)
-        peak = 0.0
-        while proc.poll() is None:
-            tree, todo = [], [proc.pid]
-            while todo:
-                pid = todo.pop()
-                tree.append(pid)
-                todo += _children(pid)
-            peak = max(peak, sum(_rss_mb(p) for p in tree))
-            if time.monotonic() - started > timeout:
-                proc.kill()
-            time.sleep(0.02)
-        seconds = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
+    with tempfile.TemporaryDirectory(prefix="kpi-fault-out-") as tmp:
+        out_path, err_path = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            if forks is None:
+                proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err)
+            else:
+                proc = forks.start(cmd, env, out_path, err_path)
+            peak = 0.0
+            while proc.poll() is None:
+                tree, todo = [], [proc.pid]
+                while todo:
+                    pid = todo.pop()
+                    tree.append(pid)
+                    todo += _children(pid)
+                peak = max(peak, sum(_rss_mb(p) for p in tree))
+                if time.monotonic() - started > timeout:
+                    proc.kill()
+                time.sleep(0.02)
+            seconds = time.monotonic() - started
         done = subprocess.CompletedProcess(
             cmd,
             proc.returncode,
-            out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"),
+            out_path.read_bytes().decode(errors="replace"),
+            err_path.read_bytes().decode(errors="replace"),
         )
     return done, seconds, peak
 
@@ -944,7 +952,7 @@ def _reason_of(receipt: dict) -> str:
     return next((t for t in texts if t), "")
 
 
-def run_case(case: Case, workdir: Path | None = None) -> Result:
+def run_case(case: Case, workdir: Path | None = None, forks: ForkServer | None = None) -> Result:
     """Write the case's files and a good one into a fresh inbox; ingest; check and measure."""
     own = workdir is None
     work = Path(tempfile.mkdtemp(prefix=f"kpi-fault-{case.name}-")) if own else workdir
@@ -971,7 +979,7 @@ def run_case(case: Case, workdir: Path | None = None) -> Result:
         if "KPI_FAILPOINT" not in case.env:
             env.pop("KPI_FAILPOINT", None)
         cmd = [sys.executable, "-m", "kpi.cli", "ingest", "--inbox", "--json", "--as-of", AS_OF]
-        done, seconds, peak = run_measured(cmd, env, timeout=max(case.seconds, 60) * 2)
+        done, seconds, peak = run_measured(cmd, env, timeout=max(case.seconds, 60) * 2, forks=forks)
         problems: list[str] = []
         try:
             receipts = json.loads(done.stdout)

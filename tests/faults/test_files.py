@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .files import CASES, REASON_CHARS, Case, Result, _check, run_case
+from .forkserver import ForkServer
 
 
 def _param(case: Case):
@@ -12,9 +13,17 @@ def _param(case: Case):
     return pytest.param(case, id=case.name, marks=marks)
 
 
+@pytest.fixture(scope="session")
+def forks():
+    """One warm fork server per test process for the cases' `kpi ingest` runs."""
+    server = ForkServer()
+    yield server
+    server.close()
+
+
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
-def test_a_hostile_file_never_stops_the_night(case, tmp_path):
-    result = run_case(case, tmp_path)
+def test_a_hostile_file_never_stops_the_night(case, tmp_path, forks):
+    result = run_case(case, tmp_path, forks=forks)
     assert result.problems == [], (result.row, result.problems, result.receipts[:3])
     assert result.row["expected_ok"]
 

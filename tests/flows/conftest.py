@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,8 +14,7 @@ import pytest
 
 from kpi.config import ROOT, Settings
 
-# Prefect writes its home on import: keep it out of the user's ~/.prefect.
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="kpi-tests-prefect-"))
+# PREFECT_HOME: tests/conftest.py gives each test process a temporary one.
 
 
 @pytest.fixture
@@ -35,11 +34,13 @@ class Served:
 
 
 @pytest.fixture(scope="session")
-def served(tmp_path_factory) -> Served:
+def served(tmp_path_factory, migrated_prefect_db) -> Served:
     """`scripts/serve.sh` on a free loopback port: a server, a process worker, the deployments."""
     from orchestration_helpers import free_port
 
     base = tmp_path_factory.mktemp("serve")
+    (base / "prefect").mkdir()
+    shutil.copyfile(migrated_prefect_db, base / "prefect" / "prefect.db")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "KPI_"))}
     env.update(

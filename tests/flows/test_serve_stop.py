@@ -51,11 +51,13 @@ def alive(pids: set[int]) -> set[int]:
     return still
 
 
-def test_ctrl_c_stops_the_server_the_worker_and_a_running_flow_within_ten_seconds(tmp_path):
+def test_ctrl_c_stops_the_server_the_worker_and_a_running_flow_within_ten_seconds(
+    tmp_path, prefect_home
+):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "KPI_"))}
     env.update(
-        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_HOME=str(prefect_home),
         PREFECT_SERVER_API_HOST="127.0.0.1",
         PREFECT_SERVER_API_PORT=str(port),
         PREFECT_WORKER_QUERY_SECONDS="1",

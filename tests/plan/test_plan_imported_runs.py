@@ -32,7 +32,7 @@ def kpi(env: dict, *args: str) -> str:
 
 
 @pytest.mark.slow
-def test_an_imported_plan_gets_templates_ingest_status_and_reports(tmp_path, cfg):
+def test_an_imported_plan_gets_templates_ingest_status_and_reports(tmp_path, cfg, prefect_home):
     folder = tmp_path / "catalogue"
     folder.mkdir()
     # 白云区's own register: the departments the draft suggests, and the supervision office
@@ -62,7 +62,7 @@ def test_an_imported_plan_gets_templates_ingest_status_and_reports(tmp_path, cfg
         **os.environ,
         "KPI_CATALOGUE_DIR": str(folder),
         "KPI_HOME": str(tmp_path / "home"),
-        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_HOME": str(prefect_home),
     }
     out = subprocess.run(
         [sys.executable, "-m", "kpi.cli", "plan", "import", str(book), "--plan", "baiyun-2023",

@@ -7,17 +7,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, installed by `make setup`
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 PHONE = (390, 844)  # how a leader opens the WeCom link
 DESKTOP = (1440, 900)
 ARTIFACTS_ENV = "KPI_TEST_ARTIFACTS"  # keep screenshots here (else under the test's tmp_path)
@@ -65,15 +54,6 @@ MEASURE = """() => {
           svgMin: svgTexts ? svgMin : null, svgMinText, svgTexts,
           htmlMin: htmlMin === Infinity ? null : htmlMin, htmlMinText, wide: wide.slice(0, 5), charts};
 }"""
-
-
-def require_chromium() -> Path:
-    """Chromium's path; skip only where it is absent and cannot be installed (not root)."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() == 0:
-        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium as root")
-    pytest.skip(f"{CHROMIUM} is missing and this user is not root (`make setup` as root adds it)")
 
 
 @dataclass

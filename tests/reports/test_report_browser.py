@@ -7,7 +7,7 @@ tmp_path) and their folder is printed.
 from __future__ import annotations
 
 import pytest
-from browser import DESKTOP, PHONE, artifacts, require_chromium, visit
+from browser import DESKTOP, PHONE, artifacts, visit
 
 from kpi.reports import write_reports
 
@@ -20,25 +20,10 @@ EXPECTED_CHARTS = 7
 BEHIND = ("finance_hall_open", "unemployment_rate", "urban_jobs", "gdp_growth")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    path = require_chromium()
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(path),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
-        yield b
-        b.close()
+@pytest.fixture
+def browser(chromium):
+    """The module's Chromium (tests/conftest.py); each visit opens a context of its own."""
+    return chromium
 
 
 @pytest.fixture
