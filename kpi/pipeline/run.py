@@ -146,7 +146,7 @@ class Run:
     facts: dict = field(default_factory=dict)  # read back from the warehouse when it ended
     # The warehouse files' latest change before this run began (ns): a snapshot newer than
     # that, on a run that changed nothing (`quiet`), is already the analysts' current copy.
-    written_before: int = 0
+    written_before: str = ""  # the warehouse's signature when the run began
     quiet: bool = False  # set by the steps: no file, progress and alerts as they were
     started_clean: bool = True  # its start changed nothing (no run abandoned, no ref.* sync)
 
@@ -301,41 +301,49 @@ def run_facts(con: duckdb.DuckDBPyConnection, run: Run) -> dict:
 # --- the lifecycle -------------------------------------------------------------------------
 
 
-def warehouse_written(cfg: Settings) -> int:
-    """When the warehouse (its file or its write-ahead log) last changed, in ns (0: never)."""
-    times = [0]
+def warehouse_written(cfg: Settings) -> str:
+    """The warehouse's file and write-ahead log as stat sees them (size, mtime): a write changes it.
+
+    Compared for equality only, never against a clock: a clock set back, or a process under
+    faketime, must not make an old snapshot look current.
+    """
+    parts = []
     for p in (cfg.warehouse, cfg.warehouse.with_name(cfg.warehouse.name + ".wal")):
-        with contextlib.suppress(OSError):
-            times.append(p.stat().st_mtime_ns)
-    return max(times)
+        try:
+            st = p.stat()
+            parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append("-")
+    return " ".join(parts)
 
 
 def _snapshot_stamp(cfg: Settings) -> Path:
-    # Touched once a run's end is in the snapshot, or once a quiet run found it current.
+    # Holds the warehouse's signature once a run's end is in the snapshot, or once a quiet run
+    # found it current.
     return cfg.home / "cache" / "snapshot.current"
 
 
 def snapshot_current(run: Run) -> bool:
     """True when the published snapshot already shows everything this quiet run leaves.
 
-    Its stamp must be newer than every write to the warehouse before this run began (a
-    delivery, a 13710 step or a run since the last publication makes it older), and the
-    snapshot must exist. What it then lacks is the quiet runs' own rows in meta.runs.
+    Its stamp must hold the warehouse's signature as this run found it (a delivery, a 13710 step
+    or a run since the last publication changes it), and the snapshot must exist. What it then
+    lacks is the quiet runs' own rows in meta.runs.
     """
     try:
-        stamped = _snapshot_stamp(run.cfg).stat().st_mtime_ns
+        stamped = _snapshot_stamp(run.cfg).read_text(encoding="utf-8")
         run.cfg.snapshot.stat()
     except OSError:
         return False
-    return run.quiet and run.written_before > 0 and stamped > run.written_before
+    exists = not run.written_before.startswith("-")
+    return run.quiet and exists and stamped == run.written_before
 
 
 def _stamp_snapshot(cfg: Settings) -> None:
     stamp = _snapshot_stamp(cfg)
     with contextlib.suppress(OSError):  # a missing stamp only means the next run publishes
         stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.touch()
-        os.utime(stamp)  # touch() keeps an existing file's time on some systems
+        stamp.write_text(warehouse_written(cfg), encoding="utf-8")
 
 
 def _start_run(run: Run) -> None:
