@@ -12,7 +12,7 @@ from typing import Any
 from kpi import clock
 from kpi.catalogue import Catalogue
 from kpi.config import Settings
-from kpi.pipeline.run import RUNS_SQL, Run, Step, direct, pipeline_run
+from kpi.pipeline.run import ALERT_KINDS, RUNS_SQL, Run, Step, direct, pipeline_run
 from kpi.warehouse import connect, pipeline_lock, sql_file
 
 log = logging.getLogger("kpi.pipeline")
@@ -84,16 +84,7 @@ def report_step(cfg: Settings, catalogue: Catalogue, as_of: date) -> dict[str, P
 
 
 # Counters of alerts_step's result that say it wrote something (events, 13710 steps, messages).
-ALERT_WRITES = (
-    "opened",
-    "worsened",
-    "repeated",
-    "recovered",
-    "reminded",
-    "escalated",
-    "escalated_again",
-    "messages",
-)
+ALERT_WRITES = (*ALERT_KINDS, "messages")
 
 
 def quiet_night(run: Run) -> bool:
