@@ -323,20 +323,26 @@ def _snapshot_stamp(cfg: Settings) -> Path:
     return cfg.home / "cache" / "snapshot.current"
 
 
-def snapshot_current(run: Run) -> bool:
-    """True when the published snapshot already shows everything this quiet run leaves.
+def untouched_since_publication(run: Run) -> bool:
+    """True when nothing wrote to the warehouse between the last publication and this run's start.
 
-    Its stamp must hold the warehouse's signature as this run found it (a delivery, a 13710 step
-    or a run since the last publication changes it), and the snapshot must exist. What it then
-    lacks is the quiet runs' own rows in meta.runs.
+    The snapshot's stamp holds the warehouse's signature as the last run left it; a delivery, a
+    13710 step, `kpi ingest` or a failed run since then changes it. The report and the
+    snapshot of a quiet night are kept only on this condition.
     """
     try:
         stamped = _snapshot_stamp(run.cfg).read_text(encoding="utf-8")
-        run.cfg.snapshot.stat()
     except OSError:
         return False
-    exists = not run.written_before.startswith("-")
-    return run.quiet and exists and stamped == run.written_before
+    return not run.written_before.startswith("-") and stamped == run.written_before
+
+
+def snapshot_current(run: Run) -> bool:
+    """True when the published snapshot already shows everything this quiet run leaves.
+
+    What it then lacks is the quiet runs' own rows in meta.runs.
+    """
+    return run.quiet and run.cfg.snapshot.is_file()
 
 
 def _stamp_snapshot(cfg: Settings) -> None:

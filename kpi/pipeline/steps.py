@@ -12,7 +12,15 @@ from typing import Any
 from kpi import clock
 from kpi.catalogue import Catalogue
 from kpi.config import Settings
-from kpi.pipeline.run import ALERT_KINDS, RUNS_SQL, Run, Step, direct, pipeline_run
+from kpi.pipeline.run import (
+    ALERT_KINDS,
+    RUNS_SQL,
+    Run,
+    Step,
+    direct,
+    pipeline_run,
+    untouched_since_publication,
+)
 from kpi.warehouse import connect, pipeline_lock, sql_file
 
 log = logging.getLogger("kpi.pipeline")
@@ -91,13 +99,14 @@ def quiet_night(run: Run) -> bool:
     """True when the run changed nothing a report or the snapshot shows.
 
     No file in the inbox, progress equal to the stored rows of the same date (written by an
-    earlier run, so nothing was rewritten), no alert event, step or message, and a start that
-    abandoned no run and mirrored no new catalogue. Only then may the report and the snapshot
-    be left as they are.
+    earlier run, so nothing was rewritten), no alert event, step or message, a start that
+    abandoned no run and mirrored no new catalogue, and no write to the warehouse since the
+    last run published. Only then may the report and the snapshot be left as they are.
     """
     progress = run.progress
     return (
         run.started_clean
+        and untouched_since_publication(run)
         and not run.receipts
         and progress is not None
         and bool(getattr(progress, "attrs", {}).get("unchanged"))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import duckdb
 from orchestration_helpers import GOOD_ROWS, LAGGING_ROWS, write_submission
 
-from kpi.pipeline import run_nightly
+from kpi.ingest import ingest_files
+from kpi.pipeline import load_plan, run_nightly
 
 AS_OF = date(2023, 7, 15)
 NOW = datetime(2023, 7, 16, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -71,5 +73,21 @@ def test_a_write_outside_runs_makes_the_quiet_night_publish_again(tiny_cfg):
     con.close()
     run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
     after = _mtimes(tiny_cfg)
-    assert after["snapshot"] > before["snapshot"]
-    assert after["html"] == before["html"]  # the report reads no table that changed
+    # Not known to be harmless to the report: both are written again.
+    assert after["snapshot"] > before["snapshot"] and after["html"] > before["html"]
+
+
+def test_a_file_ingested_outside_runs_appears_in_the_next_report(tiny_cfg, tmp_path):
+    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
+    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+    # `kpi ingest` of a refused file: no run, no change to progress, but the report lists it.
+    bad = tmp_path / "refused_by_hand.csv"
+    bad.write_text("not,a,template\n1,2,3\n", encoding="utf-8")
+    noon = datetime(2023, 7, 15, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    os.utime(bad, (noon, noon))
+    cat = load_plan(tiny_cfg, "tiny-2023")
+    [receipt] = ingest_files(tiny_cfg, cat, [str(bad)], as_of=AS_OF)
+    assert receipt["status"] == "rejected"
+    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+    html = next(tiny_cfg.reports.glob(f"tiny-2023_{AS_OF.isoformat()}_progress.html"))
+    assert "refused_by_hand.csv" in html.read_text(encoding="utf-8")
