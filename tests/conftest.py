@@ -260,6 +260,21 @@ def migrated_prefect_db(tmp_path_factory) -> Path:
     return db
 
 
+@pytest.fixture(scope="session")
+def forks():
+    """One warm interpreter per test process that forks `kpi ...` commands (faults/forkserver.py).
+
+    For tests of what a command prints and exits with, and of hostile files' `kpi ingest`: each
+    runs in a process of its own (environment, folder, stdout, stderr, exit code), without the
+    1-3 CPU seconds a cold `kpi` spends importing pandas, DuckDB and Great Expectations.
+    """
+    from faults.forkserver import ForkServer
+
+    server = ForkServer()
+    yield server
+    server.close()
+
+
 @pytest.fixture
 def prefect_home(tmp_path: Path, migrated_prefect_db: Path) -> Path:
     """A PREFECT_HOME of the test's own, its database already migrated."""

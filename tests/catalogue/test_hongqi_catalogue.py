@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
 
 from kpi.catalogue import NUMERIC_KINDS, squash
 from kpi.config import ROOT
@@ -78,14 +77,10 @@ def test_every_department_named_is_in_the_register(hongqi):
     assert "dcj" in codes  # the supervision office receives escalations
 
 
-def test_kpi_targets_json_lists_the_required_fields():
-    out = subprocess.run(
-        [sys.executable, "-m", "kpi.cli", "targets", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
+def test_kpi_targets_json_lists_the_required_fields(forks):
+    done = forks.run(["targets", "--json"], dict(os.environ))  # a process of its own
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     rows = json.loads(out)
     required = {
         "code",
@@ -103,13 +98,8 @@ def test_kpi_targets_json_lists_the_required_fields():
     assert len({r["code"] for r in rows}) == len(rows)
 
 
-def test_kpi_targets_prints_a_table():
-    out = subprocess.run(
-        [sys.executable, "-m", "kpi.cli", "targets"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    ).stdout
+def test_kpi_targets_prints_a_table(forks):
+    done = forks.run(["targets"], {"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     assert "完成投资" in out and "牵头单位" in out

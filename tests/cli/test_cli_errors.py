@@ -14,9 +14,15 @@ from kpi.config import ROOT
 KPI = Path(sys.executable).parent / "kpi"  # the command `make setup` installs
 
 
-def kpi(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    """`kpi ...` in a subprocess, as typed, with an empty state home."""
+def kpi(tmp_path, *args: str, forks=None) -> subprocess.CompletedProcess:
+    """`kpi ...` in a process of its own, with an empty state home.
+
+    With `forks`, a fork of the warm interpreter runs `python -m kpi.cli` (the same `main` as the
+    installed command); else the installed command itself, cold.
+    """
     env = {**os.environ, "KPI_HOME": str(tmp_path / "home"), "COLUMNS": "80"}
+    if forks is not None:
+        return forks.run(list(args), env, timeout=120)
     return subprocess.run(
         [str(KPI), *args],
         cwd=ROOT,
@@ -53,8 +59,8 @@ CASES = [
 
 
 @pytest.mark.parametrize(("args", "code", "message"), CASES, ids=lambda x: str(x)[:40])
-def test_a_bad_request_gets_one_chinese_line_and_no_traceback(tmp_path, args, code, message):
-    done = kpi(tmp_path, *(a.replace("{tmp}", str(tmp_path)) for a in args))
+def test_a_bad_request_gets_one_chinese_line_and_no_traceback(tmp_path, args, code, message, forks):
+    done = kpi(tmp_path, *(a.replace("{tmp}", str(tmp_path)) for a in args), forks=forks)
     assert done.returncode == code, done.stderr
     assert message in done.stderr
     for english in ("Traceback", "Error:", "Usage:", "Try '"):

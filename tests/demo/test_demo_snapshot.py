@@ -37,17 +37,10 @@ def demo(tmp_path_factory, hongqi):
     return cfg
 
 
-def kpi(cfg, *args: str) -> subprocess.CompletedProcess:
-    """`kpi ...` as a person types it, pointed at the demo's home."""
+def kpi(forks, cfg, *args: str) -> subprocess.CompletedProcess:
+    """`kpi ...` as a person types it, pointed at the demo's home (a fork of the warm one)."""
     env = {**os.environ, "KPI_HOME": str(cfg.home), "COLUMNS": "80"}
-    return subprocess.run(
-        [sys.executable, "-m", "kpi.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return forks.run(list(args), env, timeout=120)
 
 
 def snapshot_rows(cfg, sql: str, params=None) -> list[tuple]:
@@ -66,14 +59,16 @@ def test_each_demo_file_is_received_on_the_day_it_arrived(demo):
     assert {(name, at.date().isoformat()) for name, at in stored} <= arrived
 
 
-def status(cfg, day: str) -> list[dict]:
-    done = kpi(cfg, "status", "--as-of", day, "--json")
+def status(forks, cfg, day: str) -> list[dict]:
+    done = kpi(forks, cfg, "status", "--as-of", day, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
-def test_status_as_of_the_end_of_january_shows_no_figure_received_after_that_day(demo, hongqi):
-    records = status(demo, "2023-01-31")
+def test_status_as_of_the_end_of_january_shows_no_figure_received_after_that_day(
+    demo, hongqi, forks
+):
+    records = status(forks, demo, "2023-01-31")
     assert len(records) == len(hongqi.targets)
     # The demo's first files arrived on 1 February: nothing was held at the end of January.
     assert [r["code"] for r in records if r["latest_period"] is not None] == []
@@ -81,9 +76,9 @@ def test_status_as_of_the_end_of_january_shows_no_figure_received_after_that_day
     assert {r["status"] for r in records} <= {"无数据", "正常"}  # nothing overdue yet
 
 
-def test_status_as_of_a_day_uses_the_figures_received_by_then_and_no_later(demo, hongqi):
+def test_status_as_of_a_day_uses_the_figures_received_by_then_and_no_later(demo, hongqi, forks):
     day = "2023-03-01"
-    records = status(demo, day)
+    records = status(forks, demo, day)
     held = [r for r in records if r["latest_period"] is not None]
     assert held  # January's figures had arrived in February
     assert all(r["latest_received_at"] <= f"{day}T23:59:59" for r in held)
@@ -112,8 +107,8 @@ def test_status_as_of_a_day_uses_the_figures_received_by_then_and_no_later(demo,
             assert r["latest_period"] == expected.get(r["code"]), r["code"]
 
 
-def test_status_reads_well_at_80_columns_on_the_demo(demo):
-    done = kpi(demo, "status")
+def test_status_reads_well_at_80_columns_on_the_demo(demo, forks):
+    done = kpi(forks, demo, "status")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert max(cell_len(line) for line in lines) <= 80

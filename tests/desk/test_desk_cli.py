@@ -28,14 +28,17 @@ def _env(seeded) -> dict:
     }
 
 
-def kpi(seeded, *args) -> subprocess.CompletedProcess:
+def kpi(seeded, *args, forks=None) -> subprocess.CompletedProcess:
+    """`python -m kpi.cli ...`: cold, or with `forks` a fork of the warm interpreter."""
+    if forks is not None:
+        return forks.run(list(args), _env(seeded))
     return subprocess.run(
         [sys.executable, "-m", "kpi.cli", *args], env=_env(seeded), capture_output=True, text=True
     )
 
 
-def test_kpi_desk_answers_and_a_department_token_gets_its_receipt(seeded, tmp_path):
-    made = kpi(seeded, "desk", "token", "--department", "人社局", "--json")
+def test_kpi_desk_answers_and_a_department_token_gets_its_receipt(seeded, tmp_path, forks):
+    made = kpi(seeded, "desk", "token", "--department", "人社局", "--json", forks=forks)
     assert made.returncode == 0, made.stderr
     token = json.loads(made.stdout)
     assert token["scope"] == "dept:rsj" and token["link"].endswith(token["token"])
@@ -84,13 +87,13 @@ def test_kpi_desk_answers_and_a_department_token_gets_its_receipt(seeded, tmp_pa
     assert {"/healthz", "/api/status", "/template", "/api/submissions"} <= paths
 
 
-def test_token_and_revoke_refuse_bad_input_in_chinese(seeded):
-    assert "未知单位" in kpi(seeded, "desk", "token", "-d", "不存在局").stderr
-    both = kpi(seeded, "desk", "token", "-d", "发改委", "--role", "dcj")
+def test_token_and_revoke_refuse_bad_input_in_chinese(seeded, forks):
+    assert "未知单位" in kpi(seeded, "desk", "token", "-d", "不存在局", forks=forks).stderr
+    both = kpi(seeded, "desk", "token", "-d", "发改委", "--role", "dcj", forks=forks)
     assert both.returncode != 0 and "之一" in both.stderr
-    plain = kpi(seeded, "desk", "token", "--role", "leaders", "--days", "7")
+    plain = kpi(seeded, "desk", "token", "--role", "leaders", "--days", "7", forks=forks)
     assert plain.returncode == 0 and "区领导" in plain.stdout and "kpi desk revoke" in plain.stdout
-    bad = kpi(seeded, "desk", "revoke", "not-a-token")
+    bad = kpi(seeded, "desk", "revoke", "not-a-token", forks=forks)
     assert bad.returncode != 0 and "令牌编号" in bad.stderr
 
 

@@ -16,6 +16,8 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from kpi.config import ROOT
@@ -24,17 +26,38 @@ SERVER = r"""
 import json, os, runpy, signal, sys, traceback
 import great_expectations, pandas, duckdb  # what a cold `kpi ingest` spends its time importing
 import kpi.cli, kpi.ingest
-signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked commands are reaped by the kernel
+statuses = {}  # pid -> the status file of a command still running
+def reap(*_):
+    # Reaped here (not left to the kernel by ignoring SIGCHLD): their CPU time is counted in this
+    # server's, and so in the test run's; and a command killed by a signal gets its status
+    # written ("-9"), as subprocess reports it.
+    try:
+        while True:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if not pid:
+                break
+            path = statuses.pop(pid, None)
+            if path and os.WIFSIGNALED(status) and not os.path.exists(path):
+                with open(path + ".tmp", "w") as fh:
+                    fh.write(str(-os.WTERMSIG(status)))
+                os.replace(path + ".tmp", path)
+    except ChildProcessError:
+        pass
+signal.signal(signal.SIGCHLD, reap)
 print("ready", flush=True)
 for line in sys.stdin:
     req = json.loads(line)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # the pid is known before reaping
     pid = os.fork()
     if pid:
+        statuses[pid] = req["status"]
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         print(pid, flush=True)
         continue
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the command waits for its own children
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.setpgid(0, 0)
         sys.stdin = open(os.devnull)
         for fd, path in ((1, req["stdout"]), (2, req["stderr"])):
@@ -74,10 +97,14 @@ class Forked:
         self._killed = False
 
     def poll(self) -> int | None:
-        """The exit code once the process is gone (it is reaped by the kernel), else None."""
+        """The exit code once the process is gone (-N if signal N killed it), else None."""
         if self.returncode is None and not _alive(self.pid):
-            if self.status.exists():
-                self.returncode = int(self.status.read_text())
+            # The server writes the status of a command killed by a signal once it reaps it.
+            for _ in range(500):
+                if self.status.exists():
+                    self.returncode = int(self.status.read_text())
+                    break
+                time.sleep(0.01)
             else:
                 self.returncode = -signal.SIGKILL if self._killed else -1
         return self.returncode
@@ -86,6 +113,12 @@ class Forked:
         self._killed = True
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGKILL)
+
+
+def _text(path: Path) -> str:
+    # What subprocess.run(text=True) returns: UTF-8 (the locale here), universal newlines.
+    text = path.read_bytes().decode(errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _alive(pid: int) -> bool:
@@ -130,6 +163,22 @@ class ForkServer:
         self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
         return Forked(int(self.proc.stdout.readline()), status)
+
+    def run(
+        self, args: list[str], env: dict, *, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
+        """`kpi <args>` in a fresh fork, run to its end: like subprocess.run(capture_output=True, text=True)."""
+        cmd = [sys.executable, "-m", "kpi.cli", *args]
+        with tempfile.TemporaryDirectory(prefix="kpi-fork-") as tmp:
+            out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+            proc = self.start(cmd, {k: str(v) for k, v in env.items()}, out, err)
+            deadline = time.monotonic() + timeout
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    raise subprocess.TimeoutExpired(cmd, timeout)
+                time.sleep(0.01)
+            return subprocess.CompletedProcess(cmd, proc.returncode, _text(out), _text(err))
 
     def close(self) -> None:
         """Stop the server (its forked commands have ended by then)."""

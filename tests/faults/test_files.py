@@ -5,20 +5,11 @@ from __future__ import annotations
 import pytest
 
 from .files import CASES, REASON_CHARS, Case, Result, _check, run_case
-from .forkserver import ForkServer
 
 
 def _param(case: Case):
     marks = [pytest.mark.slow] if case.slow else []
     return pytest.param(case, id=case.name, marks=marks)
-
-
-@pytest.fixture(scope="session")
-def forks():
-    """One warm fork server per test process for the cases' `kpi ingest` runs."""
-    server = ForkServer()
-    yield server
-    server.close()
 
 
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])

@@ -17,12 +17,18 @@ from kpi.warehouse import pipeline_lock
 KPI = str(ROOT / ".venv" / "bin" / "kpi")
 
 
-def kpi(served, *args: str, home: Path | None = None, **env: str) -> subprocess.CompletedProcess:
-    """Run `kpi ...` against the session's Prefect server."""
+def kpi(
+    served, *args: str, home: Path | None = None, forks=None, **env: str
+) -> subprocess.CompletedProcess:
+    """Run `kpi ...` against the session's Prefect server: the installed command, cold, or with
+    `forks` `python -m kpi.cli` forked from the warm interpreter (which has not imported Prefect:
+    the command imports it, configured by its own environment, as a cold one does)."""
     base = os.environ if served is None else {**served.env, "PREFECT_API_URL": served.api_url}
     full = {k: v for k, v in base.items() if k != "KPI_HOME"} | env
     if home is not None:
         full["KPI_HOME"] = str(home)
+    if forks is not None:
+        return forks.run(list(args), full, timeout=300)
     return subprocess.run(
         [KPI, *args], cwd=ROOT, env=full, capture_output=True, text=True, timeout=300
     )
@@ -57,11 +63,11 @@ def test_the_main_job_refuses_to_empty_a_folder_that_is_not_a_state_home(tmp_pat
 
 
 @pytest.mark.slow
-def test_kpi_run_runs_the_nightly_flow_once_and_reports_it_as_json(served, tmp_path):
+def test_kpi_run_runs_the_nightly_flow_once_and_reports_it_as_json(served, tmp_path, forks):
     home = tmp_path / "home"
     cfg = load_settings(env={"KPI_HOME": str(home)})
     assert len(stage_demo(cfg, date(2023, 2, 1))) == 2
-    done = kpi(served, "run", "--as-of", "2023-02-01", "--json", home=home)
+    done = kpi(served, "run", "--as-of", "2023-02-01", "--json", home=home, forks=forks)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert (summary["as_of"], summary["status"], summary["files_seen"]) == (
@@ -73,18 +79,26 @@ def test_kpi_run_runs_the_nightly_flow_once_and_reports_it_as_json(served, tmp_p
 
 
 @pytest.mark.slow
-def test_kpi_run_fails_clearly_while_another_run_holds_the_warehouse(served, tmp_path):
+def test_kpi_run_fails_clearly_while_another_run_holds_the_warehouse(served, tmp_path, forks):
     home = tmp_path / "home"
     cfg = load_settings(env={"KPI_HOME": str(home)})
     with pipeline_lock(cfg):
-        done = kpi(served, "run", "--as-of", "2023-02-01", home=home, KPI_LOCK_WAIT_SECONDS="1")
+        done = kpi(
+            served,
+            "run",
+            "--as-of",
+            "2023-02-01",
+            home=home,
+            forks=forks,
+            KPI_LOCK_WAIT_SECONDS="1",
+        )
     assert done.returncode == 1
     assert "另一次运行正在写入数据仓库" in done.stderr
     assert not cfg.warehouse.exists()
 
 
 @pytest.mark.slow
-def test_kpi_replay_runs_each_night_with_the_files_of_that_day(served, tmp_path):
+def test_kpi_replay_runs_each_night_with_the_files_of_that_day(served, tmp_path, forks):
     home = tmp_path / "replay"
     done = kpi(
         served,
@@ -96,6 +110,7 @@ def test_kpi_replay_runs_each_night_with_the_files_of_that_day(served, tmp_path)
         "--home",
         str(home),
         "--fresh",
+        forks=forks,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "回放 3 天：处理文件 9 个" in done.stdout

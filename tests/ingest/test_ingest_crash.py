@@ -143,15 +143,11 @@ def _inbox(inbox: Path, night: Path) -> None:
     shutil.copytree(night, inbox, copy_function=shutil.copy2, dirs_exist_ok=True)
 
 
-def _ingest(home: Path, tmp: Path, plan: str, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", RUNNER, "ingest", "--inbox", "--as-of", AS_OF.isoformat()],
-        cwd=ROOT,
-        env=_env(home, tmp / "catalogue", plan, **extra),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _ingest(home: Path, tmp: Path, plan: str, forks, **extra: str) -> subprocess.CompletedProcess:
+    # A process of its own, forked from the warm interpreter (its imports already done): the
+    # failpoint kills that process, as it would a cold one.
+    args = ["ingest", "--inbox", "--as-of", AS_OF.isoformat()]
+    return forks.run(args, _env(home, tmp / "catalogue", plan, **extra), timeout=300)
 
 
 def _state(cfg) -> dict:
@@ -184,7 +180,7 @@ _CLEAN: dict = {}
 @pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS)
 def test_a_kill_at_any_step_then_a_rerun_ends_as_one_clean_run(
-    cfg, tiny_catalogue, tmp_path, point
+    cfg, tiny_catalogue, tmp_path, point, forks
 ):
     from kpi.config import load_settings
 
@@ -193,20 +189,20 @@ def test_a_kill_at_any_step_then_a_rerun_ends_as_one_clean_run(
         _CLEAN["night"] = _night(tmp_path / "night")  # kept for the session by pytest
         clean = load_settings(env={}).with_home(tmp_path / "clean")
         _inbox(clean.inbox, _CLEAN["night"])
-        done = _ingest(clean.home, tmp_path, plan)
+        done = _ingest(clean.home, tmp_path, plan, forks)
         assert done.returncode == 1, done.stderr  # exit 1: a file was refused
         _CLEAN["state"] = _state(clean)
     expected = _CLEAN["state"]
     assert list(expected["files"]) and expected["warehouse"]["raw.submissions"]
 
     _inbox(cfg.inbox, _CLEAN["night"])
-    killed = _ingest(cfg.home, tmp_path, plan, KPI_FAILPOINT=point)
+    killed = _ingest(cfg.home, tmp_path, plan, forks, KPI_FAILPOINT=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     deadline = time.monotonic() + 10
     while _workers_of(cfg.home) and time.monotonic() < deadline:
         time.sleep(0.1)  # a worker ends when its parent's pipe closes
     assert _workers_of(cfg.home) == []
 
-    again = _ingest(cfg.home, tmp_path, plan)
+    again = _ingest(cfg.home, tmp_path, plan, forks)
     assert again.returncode in (0, 1), again.stderr
     assert _state(cfg) == expected

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
 from pathlib import Path
 
 import pytest
@@ -192,11 +191,10 @@ def test_a_docx_report_drafts_the_same_rows_as_its_text(tmp_path):
     ]
 
 
-def test_kpi_plan_draft_json_prints_the_fields_the_issue_names(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "kpi.cli", "plan", "draft", str(REPORT), "--json"],
-        capture_output=True, text=True, check=True, cwd=ROOT,
-    ).stdout  # fmt: skip
+def test_kpi_plan_draft_json_prints_the_fields_the_issue_names(tmp_path, forks):
+    done = forks.run(["plan", "draft", str(REPORT), "--json"], dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     rows = json.loads(out)
     need = {"name_zh", "kind", "comparator", "value", "unit", "deadline", "department",
             "firmness", "source"}  # fmt: skip
@@ -205,16 +203,16 @@ def test_kpi_plan_draft_json_prints_the_fields_the_issue_names(tmp_path):
     assert all(r["value"] is None or isinstance(r["value"], int | float) for r in rows)
 
 
-def test_kpi_plan_draft_writes_a_workbook_that_imports_once_reviewed(tmp_path, cfg, catalogue_dir):
+def test_kpi_plan_draft_writes_a_workbook_that_imports_once_reviewed(
+    tmp_path, cfg, catalogue_dir, forks
+):
     from openpyxl import load_workbook
 
     from kpi.plan import import_plan
 
     out = tmp_path / "draft.xlsx"
-    subprocess.run(
-        [sys.executable, "-m", "kpi.cli", "plan", "draft", str(REPORT), "-o", str(out)],
-        check=True, cwd=ROOT, capture_output=True,
-    )  # fmt: skip
+    done = forks.run(["plan", "draft", str(REPORT), "-o", str(out)], dict(os.environ))
+    assert done.returncode == 0, done.stderr
     wb = load_workbook(out)
     ws = wb["分解表"]
     lead = [c.value for c in ws[2]].index("牵头单位") + 1
