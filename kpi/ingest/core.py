@@ -169,6 +169,11 @@ def _snapshot(cfg: Settings):
         con.close()
 
 
+def _sync(cfg: Settings, catalogues) -> None:
+    with connect(cfg) as con:
+        sync_catalogues(con, catalogues)
+
+
 @dataclass(eq=False)
 class _File:
     """One file on its way through a chunk: what was read, found and decided."""
@@ -216,12 +221,9 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
     clock = _Clock()
     todo = iter(jobs)
     try:
-        # One connection for the run, checkpointed after each chunk as closing it did: opening
-        # and migrating the warehouse again cost every chunk. (Leaving the checkpoints to the
-        # WAL's size was slower: BENCHMARKS.md, issue 15.) A chunk commits on its own.
-        with connect(cfg) as con, ThreadPoolExecutor(ARCHIVE_THREADS) as io:
-            sync_catalogues(con, catalogues)
-            clock.lap("sync")
+        _sync(cfg, catalogues)
+        clock.lap("sync")
+        with ThreadPoolExecutor(ARCHIVE_THREADS) as io:
             while chunk := _next_chunk(todo, stream):
                 clock.lap("parse")
                 gone = [f for f in chunk if f.prep.refusal and f.prep.refusal[1] == "vanished"]
@@ -231,8 +233,8 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
                     )
                 chunk = [f for f in chunk if f not in gone]
                 if chunk:
-                    _chunk(cfg, con, chunk, as_of, run_id, received_at, io, clock)
-                    con.execute("checkpoint")
+                    with connect(cfg) as con:
+                        _chunk(cfg, con, chunk, as_of, run_id, received_at, io, clock)
                     failpoint("tidy")  # stored, nothing moved out of the inbox yet
                     _tidy(cfg, chunk)
                 for f in chunk:
