@@ -293,7 +293,11 @@ def history_frame(
     """The status_history rows for targets whose status or data status changed."""
     prev = {r["target_code"]: r for r in _records(previous)}
     rows = []
-    for r in df.to_dict("records"):
+    # Three columns, not the frame's rows as dicts: to_dict("records") boxes every cell of 25
+    # columns and was most of a province's progress step (BENCHMARKS.md, issue 15).
+    names = ("target_code", "status", "data_status")
+    for values in zip(*(df[c].tolist() for c in names), strict=True):
+        r = dict(zip(names, values, strict=True))
         p = prev.get(r["target_code"])
         change = history_change(
             p["status"] if p else None,

@@ -21,18 +21,16 @@ import resource
 import shutil
 import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 from kpi import clock
 from kpi.config import Settings
 from kpi.contract import COLUMNS, STATUS_VOCAB
 from kpi.ingest.failpoints import failpoint
-from kpi.ingest.frame import add_previous
+from kpi.ingest.frame import YTD_KINDS, add_previous
 from kpi.ingest.inbox import inbox_files, skipped_receipt
 from kpi.ingest.prepare import Prepared, auto_workers, limits_of, prepared
 from kpi.ingest.quarantine import file_reason, listed, public, row_entries
@@ -307,7 +305,9 @@ def _chunk(
     deferred = [f for f in parsed if f.refusal is None]
     # The archive copies of the files that will be stored are written by threads meanwhile;
     # all must exist before the commit.
-    copies = [io.submit(_archive, cfg, f.path, f.sha) for f in deferred] if store else []
+    # A task per thread, not per file: 36,000 futures cost this process seconds.
+    parts = [deferred[i::ARCHIVE_THREADS] for i in range(ARCHIVE_THREADS)]
+    copies = [io.submit(_archive_all, cfg, part) for part in parts if part] if store else []
     if later and not any(r.severity == "critical" for r in later):
         _validate(deferred, later, rules, first=False)
     clock.lap("validate previous")
@@ -476,7 +476,8 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
         return
     plan = f.catalogue.plan.code
     records = f.rows.records
-    codes = {rec["code"] for rec in records if rec["code"]}
+    # Only cumulative and count targets compare with earlier periods (frame.add_previous).
+    codes = {rec["code"] for rec in records if rec["code"] and rec["target_kind"] in _YTD_KINDS}
     previous: dict[str, list[tuple]] = {}
     for code in codes:
         for period, old in state.get((plan, code), {}).items():
@@ -511,7 +512,28 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
     # Only a file decided to the end changes what the next files compare with.
     f.quarantined, f.outcome = critical, outcome
     for key, obs in changes:
-        state.setdefault(key, {})[obs["period"]] = SimpleNamespace(**obs)
+        state.setdefault(key, {})[obs["period"]] = _Current(obs)
+
+
+class _Current:
+    """A row accepted earlier in the chunk, read like a stored one (attributes), without a copy.
+
+    What is read of it (the payload, revision, id, period, value) is fixed once it is decided.
+    """
+
+    __slots__ = ("obs",)
+
+    def __init__(self, obs: dict):
+        self.obs = obs
+
+    def __getattr__(self, name: str):
+        try:
+            return self.obs[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+_YTD_KINDS = frozenset(YTD_KINDS)
 
 
 def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, superseded):
@@ -537,7 +559,6 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
     dept = _file_department(records)
     status = "accepted" if not quarantined else ("partial" if accepted else "rejected")
 
-    archive_path = _archive_path(cfg, f.path, f.sha)
     revisions = unchanged = 0
     for rec in accepted:
         kind, obs = f.outcome[rec["_rid"]]
@@ -577,7 +598,7 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
     f.submission = {
         **base,
         "department_code": dept,
-        "archive_path": _rel(cfg, archive_path),
+        "archive_path": _archive_rel(cfg, f.path, f.sha),
         "ingested_at": clock.local_now(cfg.tz),
         "status": status,
         "reason_zh": None,
@@ -598,6 +619,8 @@ def _unlisted(rest: list, rest_warnings: list, base: dict, catalogue, cap: int) 
     They keep what progress reads (a period whose only rows were quarantined is 数据异常), for
     every target of the plan; rows whose code is not the plan's are counted in one line.
     """
+    if not rest and not rest_warnings:
+        return []
     known = {t.code for t in catalogue.targets}
     groups: dict[tuple, set] = {}
     for e in rest:
@@ -662,8 +685,18 @@ def _new_params(catalogue, as_of: date) -> dict:
 
 
 def _file_department(records: list[dict]) -> str | None:
-    codes = Counter(c for rec in records if isinstance(c := rec["department_code"], str))
-    return codes.most_common(1)[0][0] if codes else None
+    """The most frequent department code; of equally frequent ones, the first seen."""
+    codes: dict[str, int] = {}
+    for rec in records:
+        c = rec["department_code"]
+        if isinstance(c, str):
+            codes[c] = codes.get(c, 0) + 1
+    # max keeps the first of equal counts, as Counter.most_common(1) does.
+    return max(codes, key=codes.__getitem__) if codes else None
+
+
+# (year, month) -> its last day: every row asks, and a backfill has a few dozen months.
+_MONTH_END: dict[tuple[int, int], date] = {}
 
 
 def _none(v):
@@ -673,6 +706,9 @@ def _none(v):
 def _observation(r: dict, base: dict, flags: list[str]) -> dict:
     year, month = int(r["period_year"]), int(r["period_month"])
     done = _none(r["completion_date"])
+    end = _MONTH_END.get((year, month))
+    if end is None:
+        end = _MONTH_END[(year, month)] = month_end(year, month)
     return {
         "obs_id": f"{base['submission_id'][:16]}:{r['sheet']}:{int(r['row'])}",
         "plan_code": base["plan_code"],
@@ -682,7 +718,7 @@ def _observation(r: dict, base: dict, flags: list[str]) -> dict:
         "period_year": year,
         "period_month": month,
         "period_start_month": int(r["period_start_month"]),
-        "period_end": month_end(year, month),
+        "period_end": end,
         "value": _none(r["value"]),
         "unit": _none(r["unit"]),
         "value_raw": r.get("value_raw") or None,
@@ -725,8 +761,25 @@ def _rejection(e: dict, base: dict) -> dict:
 
 def _archive_path(cfg: Settings, path: Path, sha: str) -> Path:
     """archive/<sha[:2]>/<sha><ext>: the raw file's copy, by content."""
-    ext = path.suffix.lower() if path.suffix.lower() in _ARCHIVE_EXTS else ".bin"
-    return cfg.archive / sha[:2] / f"{sha}{ext}"
+    return cfg.archive / sha[:2] / _archive_name(path, sha)
+
+
+def _archive_name(path: Path, sha: str) -> str:
+    ext = path.suffix.lower()
+    return f"{sha}{ext if ext in _ARCHIVE_EXTS else '.bin'}"
+
+
+def _archive_rel(cfg: Settings, path: Path, sha: str) -> str:
+    """_rel(cfg, _archive_path(...)) without building paths: a backfill asks for 36,000."""
+    key = (cfg.archive, cfg.home)
+    folder = _ARCHIVE_REL.get(key)
+    if folder is None:
+        folder = _ARCHIVE_REL[key] = _rel(cfg, cfg.archive)
+    name = f"{sha[:2]}/{_archive_name(path, sha)}"
+    return name if folder == "." else f"{folder}/{name}"
+
+
+_ARCHIVE_REL: dict[tuple[Path, Path], str] = {}
 
 
 def _archive(cfg: Settings, path: Path, sha: str) -> Path:
@@ -747,6 +800,11 @@ def _archive(cfg: Settings, path: Path, sha: str) -> Path:
 
 
 _MADE: set[Path] = set()
+
+
+def _archive_all(cfg: Settings, files: list[_File]) -> None:
+    for f in files:
+        _archive(cfg, f.path, f.sha)
 
 
 def _rel(cfg: Settings, p: Path) -> str:

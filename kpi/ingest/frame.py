@@ -441,17 +441,34 @@ def _add_duplicates(records: list[dict]) -> None:
         )
 
 
+# Target kinds whose values add up over the year: a period is checked against the one before.
+YTD_KINDS = ("cumulative", "count")
+
+
 def add_previous(records: list[dict], previous: dict[str, list[tuple[int, str, float]]]) -> None:
     """The latest earlier year-to-date value of the same target, from this file or the warehouse."""
-    pool: dict[str, list[tuple[int, str, float]]] = {k: list(v) for k, v in previous.items()}
+    # Only the rows of year-to-date kinds look anything up: pool only their targets' values.
+    wanted = {
+        rec["code"]
+        for rec in records
+        if rec["target_kind"] in YTD_KINDS and rec["period_index"] is not None
+    }
+    pool: dict[str, list[tuple[int, str, float]]] = {
+        k: list(v) for k, v in previous.items() if k in wanted
+    }
     for rec in records:
-        if rec["period_index"] is not None and rec["value"] is not None and rec["code"]:
+        if (
+            rec["period_index"] is not None
+            and rec["value"] is not None
+            and rec["code"]
+            and rec["code"] in wanted
+        ):
             pool.setdefault(rec["code"], []).append(
                 (rec["period_index"], rec["period"], rec["value"])
             )
     for rec in records:
         rec["previous_value"], rec["previous_period"] = None, None
-        if rec["target_kind"] not in ("cumulative", "count") or rec["period_index"] is None:
+        if rec["target_kind"] not in YTD_KINDS or rec["period_index"] is None:
             continue
         earlier = [
             e

@@ -62,6 +62,8 @@ def row_entries(
 
     `frame` is the file's frame, or its rows as dicts (batch ingestion never builds the frame).
     """
+    if not any(f.rule.scope == "row" for f in findings):
+        return []  # most files: no row failed, and indexing their rows would be wasted
     records = frame.to_dict("records") if isinstance(frame, pd.DataFrame) else frame
     if not records:
         return []
