@@ -53,28 +53,33 @@ def test_a_quiet_night_keeps_report_and_snapshot_and_a_new_file_rewrites_them(ti
     assert after["html"] > before["html"] and after["snapshot"] > before["snapshot"]
 
 
+def _rewritten_after(cfg, between) -> bool:
+    """A night, `between(cfg)`, the same night again: were report and snapshot both rewritten?"""
+    write_submission(cfg.inbox, "a_good.csv", GOOD_ROWS)
+    run_nightly(cfg, "tiny-2023", AS_OF, NOW)
+    before = _mtimes(cfg)
+    between(cfg)
+    run_nightly(cfg, "tiny-2023", AS_OF, NOW)
+    after = _mtimes(cfg)
+    return after["html"] > before["html"] and after["snapshot"] > before["snapshot"]
+
+
 def test_a_run_in_between_makes_the_next_quiet_night_write_again(tiny_cfg):
-    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
-    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
-    before = _mtimes(tiny_cfg)
     # Another date judged in between: the report of AS_OF was not written by the last run.
-    run_nightly(tiny_cfg, "tiny-2023", date(2023, 7, 16), NOW)
-    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
-    after = _mtimes(tiny_cfg)
-    assert after["html"] > before["html"] and after["snapshot"] > before["snapshot"]
+    assert _rewritten_after(
+        tiny_cfg, lambda cfg: run_nightly(cfg, "tiny-2023", AS_OF.replace(day=16), NOW)
+    )
+
+
+def _touch_warehouse(cfg) -> None:
+    con = duckdb.connect(str(cfg.warehouse))  # as a delivery or a 13710 step would
+    con.execute("create table main.touched as select 1 as x")
+    con.close()
 
 
 def test_a_write_outside_runs_makes_the_quiet_night_publish_again(tiny_cfg):
-    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
-    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
-    before = _mtimes(tiny_cfg)
-    con = duckdb.connect(str(tiny_cfg.warehouse))  # as a delivery or a 13710 step would
-    con.execute("create table main.touched as select 1 as x")
-    con.close()
-    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
-    after = _mtimes(tiny_cfg)
     # Not known to be harmless to the report: both are written again.
-    assert after["snapshot"] > before["snapshot"] and after["html"] > before["html"]
+    assert _rewritten_after(tiny_cfg, _touch_warehouse)
 
 
 def test_a_file_ingested_outside_runs_appears_in_the_next_report(tiny_cfg, tmp_path):
