@@ -111,13 +111,31 @@ def warm_up() -> None:
 
 def build_suite(rules: tuple[Rule, ...], params: dict, name: str = "submission"):
     """A GX ExpectationSuite from the rules, with run-time values bound in (cached)."""
+    return _bound_suite([(r, _bound_kwargs(r, params)) for r in rules], name)
+
+
+def _bound_kwargs(rule: Rule, params: dict) -> dict:
+    """The rule's kwargs with its '$name' run-time values bound."""
+    return {k: _bind(v, params) for k, v in rule.kwargs.items()}
+
+
+def _bound_suite(bound_rules: list[tuple[Rule, dict]], name: str = "submission"):
+    """A GX suite of rules whose kwargs are bound already (cached)."""
     # Building a suite validates every expectation with pydantic (~0.15 s for this suite); a
     # backfill validates the same rules with the same values chunk after chunk.
-    key = (_rules_key(rules), _params_key(params), name)
+    key = json.dumps(
+        [name, [(r.id, r.expect, r.severity, kw) for r, kw in bound_rules]],
+        sort_keys=True,
+        default=str,
+    )
     with _lock:
         hit = _suites.get(key)
     if hit is None:
-        hit = _new_suite(rules, params, name)
+        gx, _ = _batch_definition()
+        hit = gx.ExpectationSuite(name=name)
+        for rule, kwargs in bound_rules:
+            cls = getattr(gx.expectations, _camel(rule.expect))
+            hit.add_expectation(cls(**kwargs, meta={"id": rule.id, "severity": rule.severity}))
         with _lock:
             if len(_suites) >= 64:  # a long-lived process: forget old runs' suites
                 _suites.clear()
@@ -125,21 +143,7 @@ def build_suite(rules: tuple[Rule, ...], params: dict, name: str = "submission")
     return hit
 
 
-_suites: dict[tuple, Any] = {}
-
-
-def _rules_key(rules: tuple[Rule, ...]) -> str:
-    return json.dumps([(r.id, r.expect, r.kwargs) for r in rules], sort_keys=True, default=str)
-
-
-def _new_suite(rules: tuple[Rule, ...], params: dict, name: str):
-    gx, _ = _batch_definition()
-    suite = gx.ExpectationSuite(name=name)
-    for rule in rules:
-        cls = getattr(gx.expectations, _camel(rule.expect))
-        kwargs = {k: _bind(v, params) for k, v in rule.kwargs.items()}
-        suite.add_expectation(cls(**kwargs, meta={"id": rule.id, "severity": rule.severity}))
-    return suite
+_suites: dict[str, Any] = {}
 
 
 def run_rules(frame: pd.DataFrame, rules: tuple[Rule, ...], params: dict) -> list[Finding]:
@@ -314,10 +318,7 @@ def _frame_of(f: FileRows) -> pd.DataFrame:
 
 def _shape_bound(rules: tuple[Rule, ...], params: dict) -> tuple[tuple[str, str, str], ...]:
     """(id, expectation, kwargs bound and serialised) of the shape rules, for _shape_result."""
-    return tuple(
-        (r.id, r.expect, _params_key({k: _bind(v, params) for k, v in r.kwargs.items()}))
-        for r in rules
-    )
+    return tuple((r.id, r.expect, _params_key(_bound_kwargs(r, params))) for r in rules)
 
 
 def _shape_findings(rules: tuple[Rule, ...], bound: tuple, f: FileRows) -> list[Finding]:
@@ -392,14 +393,15 @@ _SEP = "\x1f"  # the group number ends at the first one: no value can pass for a
 def _run_together(files: list[FileRows], rules: list[Rule]) -> list[tuple[int, Finding]]:
     """Row rules over the rows of many files (of any plans) in one GX validation; per file."""
     gids: dict[int, int] = {}  # id(params) -> the params group of the file's plan
+    by_key: dict[str, int] = {}  # plans with equal values share a group
     group_params: list[dict] = []
     for f in files:
         if id(f.params) not in gids:
             key = _params_key(f.params)
-            known = [g for g, p in enumerate(group_params) if _params_key(p) == key]
-            gids[id(f.params)] = known[0] if known else len(group_params)
-            if not known:
+            if key not in by_key:
+                by_key[key] = len(group_params)
                 group_params.append(f.params)
+            gids[id(f.params)] = by_key[key]
     file_gid = [gids[id(f.params)] for f in files]
     columns = sorted(set().union(*(rule_columns(r) for r in rules)))
     # Column by column, not row by row: one comprehension per column is ~3x faster here.
@@ -411,7 +413,7 @@ def _run_together(files: list[FileRows], rules: list[Rule]) -> list[tuple[int, F
     apart: list[Rule] = []  # bound differently per plan and not keyable: one run per group
     for rule in rules:
         rule = _keyed(rule)
-        bound = [{k: _bind(v, p) for k, v in rule.kwargs.items()} for p in group_params]
+        bound = [_bound_kwargs(rule, p) for p in group_params]
         first = bound[0]
         if all(b == first for b in bound[1:]):
             uniform.append((rule, first))
@@ -425,12 +427,13 @@ def _run_together(files: list[FileRows], rules: list[Rule]) -> list[tuple[int, F
 
     out = []
     runs = [(frame, uniform)] if uniform else []
-    for g, params in enumerate(group_params):  # rare: a rule that differs and cannot be keyed
-        if apart:
-            rows = [n for n, rg in enumerate(row_gid) if rg == g]
-            if rows:
-                bound = [(r, {k: _bind(v, params) for k, v in r.kwargs.items()}) for r in apart]
-                runs.append((frame.iloc[rows], bound))
+    if apart:  # rare: a rule that differs per plan and cannot be keyed runs per group
+        rows_of: dict[int, list[int]] = {}
+        for n, g in enumerate(row_gid):
+            rows_of.setdefault(g, []).append(n)
+        for g, rows in rows_of.items():
+            bound = [(r, _bound_kwargs(r, group_params[g])) for r in apart]
+            runs.append((frame.iloc[rows], bound))
     for part, bound_rules in runs:
         suite = _bound_suite(bound_rules)
         for rule, gids_failed, result in _failures(part, suite, rules, _GID):
@@ -467,21 +470,3 @@ def _plan_keyed(rule: Rule, bound: list[dict], data: dict, row_gid: list[int]):
     union = sorted(k for g, vs in enumerate(sets) for v in vs if (k := f"{g}{_SEP}{v}") in present)
     name = f"{column}{_SEP}plan"
     return name, keyed, dict(others[0], column=name, value_set=union)
-
-
-def _bound_suite(bound_rules: list[tuple[Rule, dict]]):
-    """A GX suite of rules whose kwargs are bound already (cached like build_suite)."""
-    key = json.dumps([(r.id, r.expect, kw) for r, kw in bound_rules], sort_keys=True, default=str)
-    with _lock:
-        hit = _suites.get(key)
-    if hit is None:
-        gx, _ = _batch_definition()
-        hit = gx.ExpectationSuite(name="submission")
-        for rule, kwargs in bound_rules:
-            cls = getattr(gx.expectations, _camel(rule.expect))
-            hit.add_expectation(cls(**kwargs, meta={"id": rule.id, "severity": rule.severity}))
-        with _lock:
-            if len(_suites) >= 64:
-                _suites.clear()
-            _suites[key] = hit
-    return hit
