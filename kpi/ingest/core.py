@@ -477,7 +477,7 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
     plan = f.catalogue.plan.code
     records = f.rows.records
     # Only cumulative and count targets compare with earlier periods (frame.add_previous).
-    codes = {rec["code"] for rec in records if rec["code"] and rec["target_kind"] in _YTD_KINDS}
+    codes = {rec["code"] for rec in records if rec["code"] and rec["target_kind"] in YTD_KINDS}
     previous: dict[str, list[tuple]] = {}
     for code in codes:
         for period, old in state.get((plan, code), {}).items():
@@ -531,9 +531,6 @@ class _Current:
             return self.obs[name]
         except KeyError:
             raise AttributeError(name) from None
-
-
-_YTD_KINDS = frozenset(YTD_KINDS)
 
 
 def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, superseded):

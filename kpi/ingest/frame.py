@@ -442,7 +442,7 @@ def _add_duplicates(records: list[dict]) -> None:
 
 
 # Target kinds whose values add up over the year: a period is checked against the one before.
-YTD_KINDS = ("cumulative", "count")
+YTD_KINDS = frozenset({"cumulative", "count"})
 
 
 def add_previous(records: list[dict], previous: dict[str, list[tuple[int, str, float]]]) -> None:
