@@ -27,8 +27,12 @@ $(UV_STAMP):
 	@touch $@
 
 # --locked: a pyproject.toml edited without `make lock` stops here instead of installing a stale set.
-$(BIN)/kpi: pyproject.toml uv.lock $(UV_STAMP)
-	$(UV) sync --locked --extra dev --python $(PY)
+# --compile-bytecode: uv leaves compiling to the first import, but where PYTHONDONTWRITEBYTECODE
+# is set (this machine and its CI set it) nothing is ever written, and every process compiled
+# what it imported from source again: 7.3 s to import GX instead of 3.3 (BENCHMARKS.md).
+# The Makefile is a prerequisite so that a change of these flags reaches an existing .venv.
+$(BIN)/kpi: pyproject.toml uv.lock $(UV_STAMP) Makefile
+	$(UV) sync --locked --extra dev --compile-bytecode --python $(PY)
 	@touch $(BIN)/kpi
 
 setup: $(BIN)/kpi /usr/bin/chromium /usr/bin/faketime ## create the virtualenv and install the locked set
