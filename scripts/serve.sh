@@ -26,12 +26,16 @@ alive() {
     for pid in "$@"; do kill -0 -- "-$pid" 2>/dev/null && return 0; done
     return 1
 }
+now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; } # microseconds; the locale's decimal mark dropped
 halt() { # halt SECONDS PID...: SIGTERM to the groups, then wait at most SECONDS for them
-    local seconds=$1 pid
+    local seconds=$1 pid end
     shift
     for pid in "$@"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-    for _ in $(seq $((seconds * 10))); do
-        alive "$@" || return 0
+    # A deadline, not a count of polls: on a loaded machine each `sleep` took far longer than
+    # its 0.1 s and thirty polls outlasted the 10 s that Ctrl-C promises.
+    end=$(($(now_us) + seconds * 1000000))
+    while alive "$@"; do
+        [ "$(now_us)" -ge "$end" ] && return 0
         sleep 0.1
     done
 }

@@ -103,7 +103,10 @@ def test_ctrl_c_stops_the_server_the_worker_and_a_running_flow_within_ten_second
 
         stopped_at = time.monotonic()
         os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in its terminal does
-        serve.wait(timeout=15)
+        try:
+            serve.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"serve.sh still running 15 s after Ctrl-C\n{log.read_text()[-3000:]}")
         while alive(running) and time.monotonic() - stopped_at < 15:
             time.sleep(0.1)
         took = time.monotonic() - stopped_at
