@@ -404,9 +404,8 @@ def _run_together(files: list[FileRows], rules: list[Rule]) -> list[tuple[int, F
             gids[id(f.params)] = by_key[key]
     file_gid = [gids[id(f.params)] for f in files]
     columns = sorted(set().union(*(rule_columns(r) for r in rules)))
-    # Column by column, not row by row: one comprehension per column is ~3x faster here.
     owner = [(i, rec[_RID]) for i, f in enumerate(files) for rec in f.records]
-    data = {c: [rec.get(c) for f in files for rec in f.records] for c in columns}
+    data = _columns_of(files, columns)
     row_gid = [file_gid[i] for i, _ in owner]
 
     uniform: list[tuple[Rule, dict]] = []  # (rule, kwargs bound), one expectation for all rows
@@ -446,6 +445,17 @@ def _run_together(files: list[FileRows], rules: list[Rule]) -> list[tuple[int, F
             for i, rids in per_file.items():
                 out.append((i, Finding(rule, sorted(rids), {"unexpected_count": len(rids)})))
     return out
+
+
+def _columns_of(files: list[FileRows], columns: list[str]) -> dict[str, list]:
+    """The files' rows as one list per column (None where a row lacks the column)."""
+    # Row by row (each row's values by one map of dict.get), then transposed by zip: each
+    # row's dict is visited once. A comprehension per column visited 17,000 dicts scattered in
+    # memory 21 times: 0.21-0.25 s a chunk against 0.06-0.07 s (BENCHMARKS.md).
+    rows = [tuple(map(rec.get, columns)) for f in files for rec in f.records]
+    if not rows:
+        return {c: [] for c in columns}
+    return dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True))
 
 
 def _plan_keyed(rule: Rule, bound: list[dict], data: dict, row_gid: list[int]):
