@@ -779,24 +779,27 @@ def _archive_rel(cfg: Settings, path: Path, sha: str) -> str:
 _ARCHIVE_REL: dict[tuple[Path, Path], str] = {}
 
 
-def _archive(cfg: Settings, path: Path, sha: str) -> Path:
+def _archive(cfg: Settings, path: Path, sha: str) -> None:
     """Keep the raw file unchanged under its archive path; written once, atomically."""
-    dest = _archive_path(cfg, path, sha)
+    # Paths as text: building pathlib paths cost the backfill more of this process's time than
+    # the copies themselves (py-spy, BENCHMARKS.md); _archive_path is the same place.
+    folder = os.path.join(cfg.archive, sha[:2])
+    name = _archive_name(path, sha)
+    dest = os.path.join(folder, name)
     try:
-        if dest.stat().st_size == path.stat().st_size:
-            return dest
+        if os.stat(dest).st_size == os.stat(path).st_size:
+            return
     except FileNotFoundError:
         pass
-    if dest.parent not in _MADE:  # one mkdir per folder and process, not per file
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        _MADE.add(dest.parent)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    if folder not in _MADE:  # one mkdir per folder and process, not per file
+        os.makedirs(folder, exist_ok=True)
+        _MADE.add(folder)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
     shutil.copyfile(path, tmp)
     os.replace(tmp, dest)
-    return dest
 
 
-_MADE: set[Path] = set()
+_MADE: set[str] = set()
 
 
 def _archive_all(cfg: Settings, files: list[_File]) -> None:
