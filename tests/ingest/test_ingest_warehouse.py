@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from ingest_helpers import AS_OF, dump, good_rows, query, r, write_csv, write_xlsx
 
-from kpi.ingest import ingest_files, ingest_inbox
+from kpi.ingest import ingest_files, ingest_inbox, ingest_plans
 
 
 def _loaded(cfg, tiny_catalogue, tmp_path):
@@ -291,3 +291,15 @@ def test_kpi_ingest_waits_for_a_run_to_end_then_ingests(cfg, tiny_catalogue, tmp
     assert result.exit_code == 0, result.output
     assert "等待" in result.output  # it said why it waited
     assert len(query(cfg, "select * from staged.observations")) == 1
+
+
+def test_an_ingest_leaves_the_garbage_collector_as_it_found_it(cfg, tiny_catalogue, tmp_path):
+    import gc
+
+    before = gc.get_threshold()
+    files = [write_xlsx(tmp_path / f"f{n}.xlsx", good_rows()) for n in range(2)]
+    ingest_plans(cfg, [(tiny_catalogue, files)], as_of=AS_OF, workers=2)
+    # A long-lived process (the desk, a fork server) must not keep a run's frozen objects or
+    # its thresholds: frozen cycles would never be collected.
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
