@@ -5,7 +5,9 @@ DuckDB; the fault suite runs it some fifty times. The server imports them once; 
 runs in a fresh fork of it (its own process, environment, working folder, stdout and stderr),
 exactly as `python -m kpi.cli` runs it, and its process tree is watched from outside as before.
 Forked memory counts in the child's RSS, so the memory bounds measure what a cold run holds.
-`make faults` (the table) still runs each case cold.
+`make faults` (the table) still runs each case cold. `ForkServer.popen` forks a command (or a
+`python -c` program) whose stdout and stderr are read as it writes them, for the tests that
+wait for a line and then kill it (tests/flows/orchestration_helpers.child, the delivery kills).
 """
 
 from __future__ import annotations
