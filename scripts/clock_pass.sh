@@ -36,8 +36,9 @@ echo "clock pass: tests/alerts and tests/flows (not slow) with the process clock
 # threading wait with a timeout (Event.wait(t), threading.Timer) never times out under it, so
 # code under test polls with time.sleep where it must act after a delay. (Its
 # FAKETIME_DONT_FAKE_MONOTONIC=1 breaks Python's time.sleep with EINVAL instead.)
-# PYTEST_PARALLEL (from `make test`, e.g. "-n 2 --dist loadgroup"): pytest-xdist's workers run
-# under the same faked clock (tried: they start, run and end under faketime like a single pytest).
+# PYTEST_PARALLEL (`make test` passes its CLOCK_PARALLEL, empty: one process, beside the main
+# pass; scripts/test_passes.sh): pytest-xdist's workers, if given, run under the same faked clock
+# (tried: they start, run and end under faketime like a single pytest).
 # shellcheck disable=SC2086  # word-split on purpose: it holds several options
 TZ=UTC faketime "$utc" "$bin/pytest" ${PYTEST_PARALLEL:-} tests/alerts tests/flows -m "not slow" \
     -q -p no:cacheprovider

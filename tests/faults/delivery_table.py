@@ -45,6 +45,7 @@ from kpi.config import ROOT, Settings, load_settings
 from kpi.warehouse import connect
 
 from .fakes import FakeMailServer, FakeRobot, bound_socket
+from .forkserver import ForkServer, Streamed
 
 TZ = ZoneInfo("Asia/Shanghai")
 AS_OF = date(2023, 7, 15)
@@ -635,7 +636,8 @@ def case_smtp_auth() -> Case:
 # --- kill -9 of a deliver process ----------------------------------------------------------------
 
 
-def _cli(h: Harness, now: datetime) -> subprocess.Popen:
+def _cli(h: Harness, now: datetime, forks: ForkServer | None) -> subprocess.Popen | Streamed:
+    """`kpi deliver --json` in a process of its own: cold, or forked from the warm `forks`."""
     env = {**os.environ, **h.env}
     env.update(
         KPI_HOME=str(h.cfg.home),
@@ -643,6 +645,8 @@ def _cli(h: Harness, now: datetime) -> subprocess.Popen:
         KPI_NOW=now.isoformat(),
         KPI_LOCK_WAIT_SECONDS="5",
     )
+    if forks is not None:
+        return forks.popen(["deliver", "--json"], env)
     return subprocess.Popen(
         [sys.executable, "-m", "kpi.cli", "deliver", "--json"],
         cwd=ROOT,
@@ -660,17 +664,26 @@ def _final_state(h: Harness) -> list[tuple]:
     )
 
 
-def _kill_case(fault: str, note: str, script: list, *, kind: str, tags: str, dups: int) -> Case:
+def _kill_case(
+    fault: str,
+    note: str,
+    script: list,
+    *,
+    kind: str,
+    tags: str,
+    dups: int,
+    forks: ForkServer | None,
+) -> Case:
     case = Case(fault, note)
     h = Harness(fault.replace(" ", "_").replace("-", ""), kind=kind)
     robot = FakeRobot(script)
     try:
         h.route([robot_entry(robot.port, tags)])
         h.release()
-        killed = _cli(h, START)
+        killed = _cli(h, START, forks)
         robot.client_pid = killed.pid
         killed.communicate(timeout=60)
-        rerun = _cli(h, START + STEP)
+        rerun = _cli(h, START + STEP, forks)
         out, err = rerun.communicate(timeout=60)
     finally:
         robot.close()
@@ -688,7 +701,7 @@ def _kill_case(fault: str, note: str, script: list, *, kind: str, tags: str, dup
     return _finish(case, counts, checks, rerun=result, attempts=h.attempts(host))
 
 
-def case_kill_before_send() -> Case:
+def case_kill_before_send(forks: ForkServer | None = None) -> Case:
     return _kill_case(
         "kill -9 before send",
         "died with the request: the rerun sends it once, marked",
@@ -696,10 +709,11 @@ def case_kill_before_send() -> Case:
         kind="tiny",
         tags=TINY_TAGS,
         dups=0,
+        forks=forks,
     )
 
 
-def case_kill_after_send() -> Case:
+def case_kill_after_send(forks: ForkServer | None = None) -> Case:
     return _kill_case(
         "kill -9 after send",
         "posted, died before recording: one marked repeat",
@@ -707,10 +721,11 @@ def case_kill_after_send() -> Case:
         kind="tiny",
         tags=TINY_TAGS,
         dups=1,
+        forks=forks,
     )
 
 
-def case_kill_mid_split() -> Case:
+def case_kill_mid_split(forks: ForkServer | None = None) -> Case:
     return _kill_case(
         "kill -9 mid split message",
         "killed on part 2 of a digest in parts: part 2 repeated marked, the rest once",
@@ -718,6 +733,7 @@ def case_kill_mid_split() -> Case:
         kind="big",
         tags="leaders, dcj",
         dups=1,
+        forks=forks,
     )
 
 
@@ -745,6 +761,10 @@ CASES: list[Callable[[], Case]] = [
     case_kill_after_send,
     case_kill_mid_split,
 ]
+
+
+# The cases that start `kpi deliver` processes: the test suite has them forked (`forks=`).
+KILL_CASES = (case_kill_before_send, case_kill_after_send, case_kill_mid_split)
 
 
 def table() -> list[dict]:

@@ -5,7 +5,9 @@ DuckDB; the fault suite runs it some fifty times. The server imports them once; 
 runs in a fresh fork of it (its own process, environment, working folder, stdout and stderr),
 exactly as `python -m kpi.cli` runs it, and its process tree is watched from outside as before.
 Forked memory counts in the child's RSS, so the memory bounds measure what a cold run holds.
-`make faults` (the table) still runs each case cold.
+`make faults` (the table) still runs each case cold. `ForkServer.popen` forks a command (or a
+`python -c` program) whose stdout and stderr are read as it writes them, for the tests that
+wait for a line and then kill it (tests/flows/orchestration_helpers.child, the delivery kills).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,9 +51,14 @@ signal.signal(signal.SIGCHLD, reap)
 print("ready", flush=True)
 for line in sys.stdin:
     req = json.loads(line)
+    # Opened before the fork: when the pid is printed the command's output has its writer, so
+    # a reader of a FIFO (Forked.stream) never sees an end of file before the command starts.
+    outputs = [os.open(req[k], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) for k in ("stdout", "stderr")]
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # the pid is known before reaping
     pid = os.fork()
     if pid:
+        for fd in outputs:
+            os.close(fd)
         statuses[pid] = req["status"]
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         print(pid, flush=True)
@@ -60,16 +69,24 @@ for line in sys.stdin:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.setpgid(0, 0)
         sys.stdin = open(os.devnull)
-        for fd, path in ((1, req["stdout"]), (2, req["stderr"])):
-            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+        for fd, opened in zip((1, 2), outputs):
+            os.dup2(opened, fd)
+            os.close(opened)
         os.chdir(req["cwd"])
         os.environ.clear()
         os.environ.update(req["env"])
+        if os.environ.get("PYTHONUNBUFFERED"):  # what it does for a cold interpreter
+            sys.stdout.reconfigure(line_buffering=True, write_through=True)
+            sys.stderr.reconfigure(line_buffering=True, write_through=True)
         from kpi.config import settings
         settings.cache_clear()
-        sys.argv = ["kpi", *req["args"]]
         try:
-            runpy.run_module("kpi.cli", run_name="__main__", alter_sys=True)
+            if "code" in req:  # `python -c CODE ARGS...`
+                sys.argv = ["-c", *req["args"]]
+                exec(compile(req["code"], "<string>", "exec"), {"__name__": "__main__"})
+            else:  # `python -m kpi.cli ARGS...`
+                sys.argv = ["kpi", *req["args"]]
+                runpy.run_module("kpi.cli", run_name="__main__", alter_sys=True)
             code = 0
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -115,10 +132,72 @@ class Forked:
             os.killpg(self.pid, signal.SIGKILL)
 
 
+class Streamed(Forked):
+    """A forked command whose stdout and stderr are FIFOs read as they are written: the parts of
+    `subprocess.Popen(..., stdout=PIPE, stderr=PIPE, text=True)` that the tests use."""
+
+    def __init__(self, pid: int, status: Path, stdout: int, stderr: int, folder: str):
+        super().__init__(pid, status)
+        for fd in (stdout, stderr):  # the command holds the other ends now: reads may block
+            os.set_blocking(fd, True)
+        self.stdout = open(stdout, encoding="utf-8", errors="replace")  # noqa: SIM115
+        self.stderr = open(stderr, encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._folder = folder
+
+    def send_signal(self, sig: int) -> None:
+        """Signal the command itself (not its process group), as Popen.send_signal does."""
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the command's end; its exit code (-N if signal N killed it)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(["kpi-fork", str(self.pid)], timeout)
+            time.sleep(0.01)
+        self._close()
+        return self.returncode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Read both outputs to their end, then wait: (stdout, stderr)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        read: dict[int, list[bytes]] = {self.stdout.fileno(): [], self.stderr.fileno(): []}
+        with selectors.DefaultSelector() as sel:
+            for fd in read:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise subprocess.TimeoutExpired(["kpi-fork", str(self.pid)], timeout)
+                for key, _ in sel.select(left):
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        read[key.fd].append(chunk)
+                    else:
+                        sel.unregister(key.fd)
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.1)
+        self.wait(left)
+        out, err = (b"".join(read[f.fileno()]).decode(errors="replace") for f in self._files())
+        return _universal(out), _universal(err)
+
+    def _files(self):
+        return (self.stdout, self.stderr)
+
+    def _close(self) -> None:
+        if self._folder:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = ""
+
+
+def _universal(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _text(path: Path) -> str:
     # What subprocess.run(text=True) returns: UTF-8 (the locale here), universal newlines.
-    text = path.read_bytes().decode(errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return _universal(path.read_bytes().decode(errors="replace"))
 
 
 def _alive(pid: int) -> bool:
@@ -152,17 +231,30 @@ class ForkServer:
             raise ValueError(f"the fork server runs `python -m kpi.cli` only, not {cmd}")
         self._n += 1
         status = out.with_name(f"{out.name}.status{self._n}")
-        req = {
-            "args": cmd[3:],
-            "env": env,
-            "cwd": str(ROOT),
-            "stdout": str(out),
-            "stderr": str(err),
-            "status": str(status),
-        }
+        pid = self._request({"args": cmd[3:], "env": env, "cwd": str(ROOT)}, out, err, status)
+        return Forked(pid, status)
+
+    def popen(self, args: list[str], env: dict, *, code: str | None = None) -> Streamed:
+        """`python -m kpi.cli ARGS...` (or `python -c CODE ARGS...`) in a fresh fork, its stdout
+        and stderr read as it writes them."""
+        folder = tempfile.mkdtemp(prefix="kpi-fork-")
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        ends = []
+        for fifo in (out, err):
+            os.mkfifo(fifo, 0o600)
+            ends.append(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # so the server's open returns
+        self._n += 1
+        status = Path(folder) / f"status{self._n}"
+        req = {"args": args, "env": env, "cwd": str(ROOT)} | (
+            {} if code is None else {"code": code}
+        )
+        return Streamed(self._request(req, out, err, status), status, *ends, folder)
+
+    def _request(self, req: dict, out: Path, err: Path, status: Path) -> int:
+        req = {**req, "stdout": str(out), "stderr": str(err), "status": str(status)}
         self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
-        return Forked(int(self.proc.stdout.readline()), status)
+        return int(self.proc.stdout.readline())
 
     def run(
         self, args: list[str], env: dict, *, timeout: float = 120

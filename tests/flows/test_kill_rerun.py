@@ -48,10 +48,10 @@ def uninterrupted(tmp_path_factory) -> dict:
     ],
 )
 def test_a_run_killed_mid_way_and_run_again_ends_as_if_never_interrupted(
-    cfg, uninterrupted, kill_at
+    cfg, uninterrupted, kill_at, forks
 ):
     stage_demo(cfg, UNTIL)
-    victim = child(cfg, NIGHTLY)
+    victim = child(forks, cfg, NIGHTLY)
     wait_for_line(victim, kill_at)
     victim.send_signal(signal.SIGKILL)
     assert victim.wait(timeout=30) == -signal.SIGKILL

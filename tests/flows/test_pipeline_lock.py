@@ -37,8 +37,9 @@ def test_a_second_run_waits_a_bounded_time_then_fails_clearly_without_touching_a
     assert not tiny_cfg.warehouse.exists()
 
 
-def test_a_run_waits_for_another_process_to_finish_and_then_proceeds(tiny_cfg):
+def test_a_run_waits_for_another_process_to_finish_and_then_proceeds(tiny_cfg, forks):
     holder = child(
+        forks,
         tiny_cfg,
         "import time\nfrom kpi.warehouse import pipeline_lock\n"
         "with pipeline_lock(cfg):\n    print('holding', flush=True)\n    time.sleep(1.5)\n",
@@ -52,8 +53,9 @@ def test_a_run_waits_for_another_process_to_finish_and_then_proceeds(tiny_cfg):
     assert runs(tiny_cfg) == [("second", "nightly", AS_OF, "completed", True)]
 
 
-def test_a_killed_run_frees_the_lock_and_the_next_run_records_it_as_abandoned(tiny_cfg):
+def test_a_killed_run_frees_the_lock_and_the_next_run_records_it_as_abandoned(tiny_cfg, forks):
     victim = child(
+        forks,
         tiny_cfg,
         "import time\nfrom datetime import date\nfrom kpi.pipeline import pipeline_run\n"
         "with pipeline_run(cfg, 'tiny-2023', date(2023, 7, 15), run_id='killed'):\n"

@@ -100,8 +100,9 @@ def test_the_run_lock_is_exclusive_across_threads_and_within_one(tiny_cfg):
         pass
 
 
-def test_a_snapshot_held_read_write_by_another_program_is_reported_within_seconds(published):
+def test_a_snapshot_held_read_write_by_another_program_is_reported_within_seconds(published, forks):
     holder = child(
+        forks,
         published,
         "import duckdb, time\n"
         "con = duckdb.connect(str(cfg.snapshot))\n"
