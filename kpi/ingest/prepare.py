@@ -43,6 +43,7 @@ MAX_POOL_WORKERS = 2  # x parse_memory_mb each: part of the 1 GB the whole proce
 STARTUP_SECONDS = 120.0  # a worker that cannot even start is a broken installation, not a file
 POLL_SECONDS = 0.05  # how often a busy worker's clock and memory are looked at
 IDLE_KEPT = 1  # workers kept for this process's next run
+WORKER_NICENESS = 10  # added to a parsing worker's nice value (a lower CPU priority)
 QUEUED = 16  # files queued on a worker: it keeps parsing while this process holds the GIL
 RECYCLE_MB = 200  # a worker that grew beyond this after a file is not kept
 CATALOGUES_PER_WORKER = 32  # catalogues a worker keeps (a run sends a plan's files together)
@@ -698,6 +699,10 @@ def serve() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     _backstop()
+    # Below the ingesting process: it validates and loads one file after another and is the
+    # run's critical path, while a worker only parses ahead into a bounded buffer. At equal
+    # priority two workers and it shared two cores three ways (BENCHMARKS.md).
+    os.nice(WORKER_NICENESS)
     catalogues: dict[int, object] = {}
     _send(stdout, ("ready", os.getpid()))
     while True:

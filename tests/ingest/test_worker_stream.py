@@ -30,3 +30,21 @@ def test_noise_on_fd1_goes_to_stderr_not_into_the_results():
     assert kind == "ready"
     assert b"native noise on fd 1" in proc.stderr
     assert b"python noise" in proc.stderr
+
+
+def test_a_parsing_worker_runs_below_the_ingesting_process():
+    import os
+
+    from kpi.ingest.prepare import WORKER_NICENESS, _Worker
+
+    worker = _Worker(memory_mb=256)
+    try:
+        # Its nice value is set before it says it is ready: read it once the first message came.
+        out = worker.proc.stdout
+        os.set_blocking(worker.fd, True)
+        n = struct.unpack("<Q", out.read(8))[0]
+        assert pickle.loads(out.read(n))[0] == "ready"
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == min(19, mine + WORKER_NICENESS)
+    finally:
+        worker.kill()
