@@ -43,7 +43,7 @@ MAX_POOL_WORKERS = 2  # x parse_memory_mb each: part of the 1 GB the whole proce
 STARTUP_SECONDS = 120.0  # a worker that cannot even start is a broken installation, not a file
 POLL_SECONDS = 0.05  # how often a busy worker's clock and memory are looked at
 IDLE_KEPT = 1  # workers kept for this process's next run
-WORKER_NICENESS = 10  # added to a parsing worker's nice value (a lower CPU priority)
+WORKER_NICENESS = 10  # added to the nice value of a pool's workers (a lower CPU priority)
 QUEUED = 16  # files queued on a worker: it keeps parsing while this process holds the GIL
 RECYCLE_MB = 200  # a worker that grew beyond this after a file is not kept
 CATALOGUES_PER_WORKER = 32  # catalogues a worker keeps (a run sends a plan's files together)
@@ -277,9 +277,14 @@ def prepared(
 class _Worker:
     """One parsing process, fed files over a pipe; it parses them in order, one at a time."""
 
-    def __init__(self, memory_mb: int):
-        env = {**os.environ, "KPI_PARSE_BACKSTOP_MB": str(max(1024, 4 * memory_mb))}
+    def __init__(self, memory_mb: int, nice: int = 0):
+        env = {
+            **os.environ,
+            "KPI_PARSE_BACKSTOP_MB": str(max(1024, 4 * memory_mb)),
+            "KPI_PARSE_NICE": str(nice),
+        }
         self.memory_mb = memory_mb
+        self.nice = nice
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kpi.ingest.worker"],
             stdin=subprocess.PIPE,
@@ -386,13 +391,13 @@ _IDLE: list[_Worker] = []
 _IDLE_LOCK = threading.Lock()
 
 
-def _take_worker(memory_mb: int) -> _Worker:
+def _take_worker(memory_mb: int, nice: int) -> _Worker:
     with _IDLE_LOCK:
         for w in _IDLE:
-            if w.memory_mb == memory_mb and w.proc.poll() is None:
+            if w.memory_mb == memory_mb and w.nice == nice and w.proc.poll() is None:
                 _IDLE.remove(w)
                 return w
-    return _Worker(memory_mb)
+    return _Worker(memory_mb, nice)
 
 
 def _give_back(w: _Worker) -> None:
@@ -437,7 +442,13 @@ class _Pool:
         self.closing = False
         self.error: BaseException | None = None
         self.watched = 0.0  # when the workers' clocks and memory were last looked at
-        self.workers = [_take_worker(limits.memory_mb) for _ in range(workers)]
+        # Several workers run below this process: it validates and loads one file after another
+        # and is the run's critical path, while they only parse ahead into a bounded buffer. At
+        # equal priority two workers and it shared two cores three ways (BENCHMARKS.md). One
+        # worker (a night's few files) keeps this process's priority: its wall-clock parse limit
+        # must not depend on what else the machine runs.
+        nice = WORKER_NICENESS if workers > 1 else 0
+        self.workers = [_take_worker(limits.memory_mb, nice) for _ in range(workers)]
         self.thread = threading.Thread(target=self._feed, name="kpi-ingest-parse", daemon=True)
         self.thread.start()
 
@@ -699,10 +710,9 @@ def serve() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     _backstop()
-    # Below the ingesting process: it validates and loads one file after another and is the
-    # run's critical path, while a worker only parses ahead into a bounded buffer. At equal
-    # priority two workers and it shared two cores three ways (BENCHMARKS.md).
-    os.nice(WORKER_NICENESS)
+    nice = int(os.environ.get("KPI_PARSE_NICE") or 0)  # _Pool: below the ingesting process
+    if nice > 0:
+        os.nice(nice)
     catalogues: dict[int, object] = {}
     _send(stdout, ("ready", os.getpid()))
     while True:

@@ -32,19 +32,44 @@ def test_noise_on_fd1_goes_to_stderr_not_into_the_results():
     assert b"python noise" in proc.stderr
 
 
-def test_a_parsing_worker_runs_below_the_ingesting_process():
+def _ready(worker) -> None:
+    """Wait for the worker's first message (its nice value is set before it)."""
+    import os
+
+    os.set_blocking(worker.fd, True)
+    n = struct.unpack("<Q", worker.proc.stdout.read(8))[0]
+    assert pickle.loads(worker.proc.stdout.read(n))[0] == "ready"
+
+
+def test_a_pool_of_workers_parses_below_the_ingesting_process_and_a_lone_worker_does_not():
     import os
 
     from kpi.ingest.prepare import WORKER_NICENESS, _Worker
 
-    worker = _Worker(memory_mb=256)
-    try:
-        # Its nice value is set before it says it is ready: read it once the first message came.
-        out = worker.proc.stdout
-        os.set_blocking(worker.fd, True)
-        n = struct.unpack("<Q", out.read(8))[0]
-        assert pickle.loads(out.read(n))[0] == "ready"
-        mine = os.getpriority(os.PRIO_PROCESS, 0)
-        assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == min(19, mine + WORKER_NICENESS)
-    finally:
-        worker.kill()
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for nice, expected in ((WORKER_NICENESS, min(19, mine + WORKER_NICENESS)), (0, mine)):
+        worker = _Worker(memory_mb=256, nice=nice)
+        try:
+            _ready(worker)
+            assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == expected
+        finally:
+            worker.kill()
+
+
+def test_a_run_with_several_workers_lowers_their_priority(tmp_path):
+    import os
+    from datetime import date
+
+    from kpi.ingest.prepare import WORKER_NICENESS, Limits, prepared
+
+    limits = Limits(max_file_bytes=10_000, max_uncompressed=10_000)
+    for workers, raised in ((2, WORKER_NICENESS), (1, 0)):
+        stream = prepared(iter([]), date(2023, 7, 15), limits, workers)
+        try:
+            for w in stream.workers:
+                _ready(w)
+                assert os.getpriority(os.PRIO_PROCESS, w.proc.pid) == min(
+                    19, os.getpriority(os.PRIO_PROCESS, 0) + raised
+                )
+        finally:
+            stream.close()
