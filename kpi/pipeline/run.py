@@ -149,6 +149,11 @@ class Run:
     written_before: str = ""  # the warehouse's signature when the run began
     quiet: bool = False  # set by the steps: no file, progress and alerts as they were
     started_clean: bool = True  # its start changed nothing (no run abandoned, no ref.* sync)
+    # Read at the start, in its connection (the lock is held, so no run can start before this
+    # one ends): how many runs there are besides this one, and the run named by the stamp of
+    # this plan's and date's report with how it ended. The report step needs no connection.
+    others: int | None = None
+    stamped: tuple[str, str | None] | None = None  # (run id, its status)
 
     @property
     def plan(self) -> str:
@@ -352,6 +357,20 @@ def _stamp_snapshot(cfg: Settings) -> None:
         stamp.write_text(warehouse_written(cfg), encoding="utf-8")
 
 
+def report_stamp(cfg: Settings, plan_code: str, as_of: date) -> Path:
+    """Where the stamp of a plan's report of an as-of date is kept (which run wrote it, from what)."""
+    return cfg.home / "cache" / "reports" / f"{plan_code}_{as_of.isoformat()}.json"
+
+
+def stamped_run_id(stamp: Path) -> str | None:
+    """The run id a report stamp names, or None (no stamp, or an unreadable one)."""
+    try:
+        run_id = json.loads(stamp.read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(run_id) if run_id else None
+
+
 def _start_run(run: Run) -> None:
     run.written_before = warehouse_written(run.cfg)
     with connect(run.cfg) as con:
@@ -369,6 +388,10 @@ def _start_run(run: Run) -> None:
                 "run_at": run.run_at,
             },
         )
+        stamp_run_id = stamped_run_id(report_stamp(run.cfg, run.plan, run.as_of))
+        params = {"run_id": run.run_id, "stamp_run_id": stamp_run_id or ""}
+        run.others, status = con.execute(sql_file("previous_run", RUNS_SQL), params).fetchall()[0]
+        run.stamped = (stamp_run_id, status) if stamp_run_id else None
         # ref.* mirrors the catalogue this run judges by, so analysts join on the same codes
         # (unless it already mirrors this content).
         from kpi.progress import unsynced
