@@ -154,6 +154,27 @@ class Run:
     # this plan's and date's report with how it ended. The report step needs no connection.
     others: int | None = None
     stamped: tuple[str, str | None] | None = None  # (run id, its status)
+    held: Any = field(default=None, repr=False)  # the connection `keep_open` holds
+
+    def keep_open(self) -> None:
+        """Hold the warehouse open until `release`: each step's connection then opens for free.
+
+        DuckDB's client shares one database among a process's connections to a file: while one
+        is open, another opens without loading the database again (~20 ms of CPU each, ~30 %
+        of a night without files) and closing it checkpoints nothing. Held only after ingest
+        (which keeps its connection per chunk) and released before the report is written and
+        before the snapshot, so the file is locked no longer than the judging steps take.
+        """
+        if self.held is None:
+            held = connect(self.cfg)
+            held.__enter__()
+            self.held = held
+
+    def release(self) -> None:
+        """Close the connection `keep_open` holds (the last one to close checkpoints the WAL)."""
+        held, self.held = self.held, None
+        if held is not None:
+            held.__exit__(None, None, None)
 
     @property
     def plan(self) -> str:
@@ -458,6 +479,7 @@ def pipeline_run(
         try:
             yield run
             _finish_run(run, "completed")
+            run.release()  # checkpointed before the warehouse's signature is taken below
             if publish and snapshot_current(run):
                 # Nothing changed since the snapshot was published but this run's own row in
                 # meta.runs: copying a province's warehouse would cost seconds for nothing.
@@ -469,6 +491,8 @@ def pipeline_run(
                 _stamp_snapshot(cfg)
         except BaseException as exc:
             log.exception("run %s failed", run.run_id)
+            with contextlib.suppress(Exception):  # a connection a failed step broke
+                run.release()
             with contextlib.suppress(Exception):  # the original error matters more
                 _finish_run(run, "failed")
                 if publish and isinstance(exc, Exception):

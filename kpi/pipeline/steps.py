@@ -181,6 +181,7 @@ def night(run: Run, *, report: bool = True) -> None:
     """
     cfg, cat, as_of = run.cfg, run.catalogue, run.as_of
     run.receipts = run.call(ingest_step, cfg, cat, as_of, run.run_id)
+    run.keep_open()  # progress, alerts and the run's end connect for free (released below)
     run.progress = run.call(progress_step, cfg, cat, as_of)
     run.alerts = run.call(alerts_step, cfg, cat, as_of, run.now)
     run.quiet = quiet_night(run)
@@ -191,6 +192,7 @@ def night(run: Run, *, report: bool = True) -> None:
             run.report = current
             _stamp_report(run, current, others + 1)  # this run found it current
         else:
+            run.release()  # the report takes seconds: the file is not held meanwhile
             run.report = run.call(report_step, cfg, cat, as_of)
             # Stamped after the files are in place: a crash before leaves no stamp to trust.
             _stamp_report(run, run.report)
