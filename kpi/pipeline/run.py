@@ -393,7 +393,16 @@ def stamped_run_id(stamp: Path) -> str | None:
 
 
 def _start_run(run: Run) -> None:
-    run.written_before = warehouse_written(run.cfg)
+    run.written_before = warehouse_written(run.cfg)  # before this run opens it
+    run.keep_open()  # held into the steps; `night` lets go of it only while files are ingested
+    try:
+        _record_start(run)
+    except BaseException:
+        run.release()
+        raise
+
+
+def _record_start(run: Run) -> None:
     with connect(run.cfg) as con:
         now = clock.local_now(run.cfg.tz)
         abandoned = con.execute(sql_file("abandon_runs", RUNS_SQL), {"now": now}).fetchall()

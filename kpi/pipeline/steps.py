@@ -12,6 +12,7 @@ from typing import Any
 from kpi import clock
 from kpi.catalogue import Catalogue
 from kpi.config import Settings
+from kpi.ingest.inbox import inbox_files
 from kpi.pipeline.run import (
     ALERT_KINDS,
     RUNS_SQL,
@@ -180,6 +181,8 @@ def night(run: Run, *, report: bool = True) -> None:
     run (`quiet_night`) keeps a report an earlier run wrote from the same data.
     """
     cfg, cat, as_of = run.cfg, run.catalogue, run.as_of
+    if inbox_files(cfg, cat.plan.code)[0]:
+        run.release()  # ingest connects per chunk (checkpointing each); held again after it
     run.receipts = run.call(ingest_step, cfg, cat, as_of, run.run_id)
     run.keep_open()  # progress, alerts and the run's end connect for free (released below)
     run.progress = run.call(progress_step, cfg, cat, as_of)
