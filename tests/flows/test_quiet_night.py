@@ -126,6 +126,7 @@ NOT_ON_A_QUIET_NIGHT = (
     "jinja2",
     "apprise",
     "prefect",
+    "yaml",  # the validated catalogue comes from its JSON cache
 )
 
 
