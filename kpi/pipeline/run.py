@@ -161,9 +161,10 @@ class Run:
 
         DuckDB's client shares one database among a process's connections to a file: while one
         is open, another opens without loading the database again (~20 ms of CPU each, ~30 %
-        of a night without files) and closing it checkpoints nothing. Held only after ingest
-        (which keeps its connection per chunk) and released before the report is written and
-        before the snapshot, so the file is locked no longer than the judging steps take.
+        of a night without files) and closing it checkpoints nothing. Held from the run's start
+        to its end, let go while files are ingested (ingest keeps its connection per chunk),
+        before the report is written and before the snapshot: the file is locked no longer
+        than the run's bookkeeping and judging steps take.
         """
         if self.held is None:
             held = connect(self.cfg)
