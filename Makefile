@@ -35,7 +35,11 @@ $(BIN)/kpi: pyproject.toml uv.lock $(UV_STAMP) Makefile
 	$(UV) sync --locked --extra dev --compile-bytecode --python $(PY)
 	@touch $(BIN)/kpi
 
+# setup compiles the project's own modules too: uv compiles only the installed packages, and with
+# PYTHONDONTWRITEBYTECODE set every `kpi` process compiled kpi/ from source again (~0.1 CPU-s, a
+# ninth of a quiet night). compileall writes only what is missing or stale (~0.2 s when current).
 setup: $(BIN)/kpi /usr/bin/chromium /usr/bin/faketime ## create the virtualenv and install the locked set
+	@$(BIN)/python -m compileall -q kpi flows transforms demo
 
 lock: $(UV_STAMP) ## re-lock after editing pyproject.toml's dependencies (other versions kept), then install
 	$(UV) lock --python $(PY)

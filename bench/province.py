@@ -164,19 +164,6 @@ def _floor_main(lists: Path) -> int:
     return 0
 
 
-def _quiet_main(args: list[str]) -> int:
-    """One nightly run of a plan (the quiet night's child process): catalogue dir, home, plan,
-    as-of date, now."""
-    from kpi.config import load_settings as settings_from
-    from kpi.pipeline import run_nightly
-
-    catalogues, home, plan, as_of, now = args
-    cfg = settings_from(env={"KPI_CATALOGUE_DIR": catalogues}).with_home(Path(home))
-    summary = run_nightly(cfg, plan, date.fromisoformat(as_of), datetime.fromisoformat(now))
-    print(json.dumps({"files": summary["files_seen"], "status": summary["status"]}))
-    return 0
-
-
 def wall(cmd: list[str]) -> tuple[float, str]:
     """Wall seconds of a command run to its end (it must succeed), and its last output line."""
     t = time.perf_counter()
@@ -194,7 +181,8 @@ def quiet_night(cfg, root: Path, plan: str, as_of: date, now: datetime) -> dict:
     from kpi.pipeline import run_nightly
 
     run_nightly(cfg, plan, as_of, now)
-    child = [sys.executable, __file__, "--quiet-night", str(root / "catalogue"), str(cfg.home)]
+    script = Path(__file__).resolve().parent / "quiet_night.py"  # imports only what a night does
+    child = [sys.executable, str(script), str(root / "catalogue"), str(cfg.home)]
     floor_cmd = [sys.executable, "-c", "import duckdb, pandas"]
     quiet, imports = [], []
     for _ in range(QUIET_RUNS):
@@ -279,12 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=synth.SEED)
     ap.add_argument("--log", action="store_true", help="print the ingest log's chunk summaries")
     ap.add_argument("--floor-of", type=Path, help=argparse.SUPPRESS)  # the floor's child process
-    ap.add_argument("--quiet-night", nargs=5, help=argparse.SUPPRESS)  # the quiet night's child
     args = ap.parse_args(argv)
     if args.floor_of:
         return _floor_main(args.floor_of)
-    if args.quiet_night:
-        return _quiet_main(args.quiet_night)
     if args.log:
         log = logging.getLogger("kpi.ingest.chunks")  # not the per-file lines: they cost
         log.setLevel(logging.INFO)

@@ -359,7 +359,8 @@ def unsynced(con: duckdb.DuckDBPyConnection, catalogues) -> list:
     A new process would otherwise rewrite every plan's ref.* rows (sync_catalogues remembers
     only what this process wrote): the stored content hash and target count tell.
     """
-    rows = con.execute(sql_file("catalogue_mirrored")).fetchall()
+    codes = [c.plan.code for c in catalogues]
+    rows = con.execute(sql_file("catalogue_mirrored"), {"plan_codes": codes}).fetchall()
     stored = {code: (sha, n) for code, sha, n in rows}
     return [c for c in catalogues if stored.get(c.plan.code) != (c.sha256, len(c.targets))]
 

@@ -49,9 +49,12 @@ class EpisodePlan:
 
 
 def _update(plan: EpisodePlan, ep: dict, **changes: object) -> None:
+    # Only what differs from the stored episode is written: a night that judges a target as the
+    # last one did (a quiet night, most replayed nights) rewrites no episode row.
+    changed = {k: v for k, v in changes.items() if k not in ep or ep[k] != v}
     ep.update(changes)
-    if ep.get("episode_id") is not None:
-        plan.updates.setdefault(ep["episode_id"], {}).update(changes)
+    if ep.get("episode_id") is not None and changed:
+        plan.updates.setdefault(ep["episode_id"], {}).update(changed)
 
 
 def plan_episodes(

@@ -31,7 +31,7 @@ from kpi.config import Settings
 from kpi.contract import COLUMNS, STATUS_VOCAB
 from kpi.ingest.failpoints import failpoint
 from kpi.ingest.frame import YTD_KINDS, add_previous
-from kpi.ingest.inbox import inbox_files, skipped_receipt
+from kpi.ingest.inbox import skipped_receipt
 from kpi.ingest.prepare import Prepared, auto_workers, limits_of, prepared
 from kpi.ingest.quarantine import file_reason, listed, public, row_entries
 from kpi.ingest.store import compare, current_for_targets, load_batch, lookup_submissions
@@ -119,22 +119,13 @@ def ingest_plans(
     return out
 
 
-def ingest_inbox(
-    cfg: Settings, catalogue, *, as_of: date | None = None, run_id: str | None = None
+def ingest_listed(
+    cfg: Settings, catalogue, files: list[Path], as_of: date, run_id: str | None
 ) -> list[dict]:
-    """Ingest every file in the plan's inbox in arrival order (mtime, name); each leaves it.
-
-    Lock files and sync-client temporaries stay where they are and get a receipt with status
-    "skipped" (after the others): they are listed in the run summary, never counted as files.
-    """
-    as_of = as_of or clock.today(cfg.tz)
-    files, skipped = inbox_files(cfg, catalogue.plan.code)
-    receipts = []
-    if files:
-        jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
-        _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
-        receipts = [job.receipt for job in jobs]
-    return receipts + [skipped_receipt(p.name, catalogue.plan.code, why) for p, why in skipped]
+    """Ingest a plan's inbox files (listed by `inbox.ingest_inbox`, in arrival order); receipts."""
+    jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
+    _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
+    return [job.receipt for job in jobs]
 
 
 def check_file(cfg: Settings, catalogue, path, *, as_of: date | None = None) -> dict:

@@ -12,6 +12,7 @@ from typing import Any
 from kpi import clock
 from kpi.catalogue import Catalogue
 from kpi.config import Settings
+from kpi.ingest.inbox import inbox_files
 from kpi.pipeline.run import (
     ALERT_KINDS,
     RUNS_SQL,
@@ -19,6 +20,7 @@ from kpi.pipeline.run import (
     Step,
     direct,
     pipeline_run,
+    report_stamp,
     untouched_since_publication,
 )
 from kpi.warehouse import connect, pipeline_lock, sql_file
@@ -114,10 +116,6 @@ def quiet_night(run: Run) -> bool:
     )
 
 
-def _report_stamp(cfg: Settings, catalogue: Catalogue, as_of: date) -> Path:
-    return cfg.home / "cache" / "reports" / f"{catalogue.plan.code}_{as_of.isoformat()}.json"
-
-
 def _report_inputs(cfg: Settings, catalogue: Catalogue) -> str:
     # The report is a function of the warehouse, the catalogue and the settings (links, paths).
     return hashlib.sha256(f"{catalogue.sha256}\n{cfg!r}".encode()).hexdigest()
@@ -134,7 +132,7 @@ def report_current(run: Run) -> tuple[dict[str, Path | None] | None, int | None]
 
     cfg, cat = run.cfg, run.catalogue
     try:
-        stamp = json.loads(_report_stamp(cfg, cat, run.as_of).read_text(encoding="utf-8"))
+        stamp = json.loads(report_stamp(cfg, cat.plan.code, run.as_of).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None, None
     paths = report_paths(cfg.reports, cat.plan.code, run.as_of)
@@ -142,9 +140,12 @@ def report_current(run: Run) -> tuple[dict[str, Path | None] | None, int | None]
         paths[k].is_file() for k in ("html", "workbook")
     ):
         return None, None
-    params = {"run_id": run.run_id, "stamp_run_id": str(stamp.get("run_id"))}
-    with connect(cfg) as con:
-        others, status = con.execute(sql_file("previous_run", RUNS_SQL), params).fetchall()[0]
+    if run.stamped is not None and run.stamped[0] == str(stamp.get("run_id")):
+        others, status = run.others, run.stamped[1]  # read when the run started
+    else:
+        params = {"run_id": run.run_id, "stamp_run_id": str(stamp.get("run_id"))}
+        with connect(cfg) as con:
+            others, status = con.execute(sql_file("previous_run", RUNS_SQL), params).fetchall()[0]
     # No run started since the stamped one (counted: run clocks may be frozen or equal).
     if others != stamp.get("runs") or status != "completed":
         return None, others
@@ -153,9 +154,11 @@ def report_current(run: Run) -> tuple[dict[str, Path | None] | None, int | None]
 
 
 def _stamp_report(run: Run, report: dict, runs: int | None = None) -> None:
-    stamp = _report_stamp(run.cfg, run.catalogue, run.as_of)
+    stamp = report_stamp(run.cfg, run.plan, run.as_of)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     docs = report.get("data_docs")
+    if runs is None and run.others is not None:
+        runs = run.others + 1  # this run's own row counts too
     if runs is None:
         with connect(run.cfg) as con:
             runs = con.execute(sql_file("run_count", RUNS_SQL)).fetchall()[0][0]
@@ -178,7 +181,10 @@ def night(run: Run, *, report: bool = True) -> None:
     run (`quiet_night`) keeps a report an earlier run wrote from the same data.
     """
     cfg, cat, as_of = run.cfg, run.catalogue, run.as_of
+    if inbox_files(cfg, cat.plan.code)[0]:
+        run.release()  # ingest connects per chunk (checkpointing each); held again after it
     run.receipts = run.call(ingest_step, cfg, cat, as_of, run.run_id)
+    run.keep_open()  # progress, alerts and the run's end connect for free (released below)
     run.progress = run.call(progress_step, cfg, cat, as_of)
     run.alerts = run.call(alerts_step, cfg, cat, as_of, run.now)
     run.quiet = quiet_night(run)
@@ -189,6 +195,7 @@ def night(run: Run, *, report: bool = True) -> None:
             run.report = current
             _stamp_report(run, current, others + 1)  # this run found it current
         else:
+            run.release()  # the report takes seconds: the file is not held meanwhile
             run.report = run.call(report_step, cfg, cat, as_of)
             # Stamped after the files are in place: a crash before leaves no stamp to trust.
             _stamp_report(run, run.report)

@@ -63,6 +63,27 @@ def test_a_second_run_on_the_same_data_queues_nothing(
     assert len(read_outbox()) == before
 
 
+def test_a_second_run_on_the_same_data_rewrites_no_episode(
+    cfg, tiny_catalogue, put_progress, monkeypatch
+):
+    from kpi.alerts import raising
+
+    put_progress(tiny_catalogue, AS_OF, {"investment_total": "滞后", "urban_jobs": "预警"})
+    raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg, 2023, 7, 15))
+    stored = episodes(cfg)
+    written = []
+    real = raising._update_episode
+    monkeypatch.setattr(
+        raising, "_update_episode", lambda con, i, ch: written.append(ch) or real(con, i, ch)
+    )
+    raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg, 2023, 7, 15, 11))
+    assert written == [] and episodes(cfg) == stored
+    put_progress(tiny_catalogue, AS_OF, {"investment_total": "严重滞后", "urban_jobs": "预警"})
+    raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg, 2023, 7, 15, 12))
+    assert len(written) == 1  # only the target whose status changed
+    assert {e["target_code"]: e["status"] for e in episodes(cfg)}["investment_total"] == "严重滞后"
+
+
 def test_an_on_pace_plan_raises_nothing(cfg, tiny_catalogue, put_progress, read_outbox):
     put_progress(tiny_catalogue, AS_OF)
     assert raise_alerts(cfg, tiny_catalogue, AS_OF, at(cfg, 2023, 7, 15))["messages"] == 0

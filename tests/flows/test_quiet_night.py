@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import duckdb
 from orchestration_helpers import GOOD_ROWS, LAGGING_ROWS, write_submission
 
+from kpi import warehouse
 from kpi.ingest import ingest_files
 from kpi.pipeline import load_plan, run_nightly
+from kpi.warehouse import connect, migrate
 
 AS_OF = date(2023, 7, 15)
 NOW = datetime(2023, 7, 16, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -96,3 +102,124 @@ def test_a_file_ingested_outside_runs_appears_in_the_next_report(tiny_cfg, tmp_p
     run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
     html = next(tiny_cfg.reports.glob(f"tiny-2023_{AS_OF.isoformat()}_progress.html"))
     assert "refused_by_hand.csv" in html.read_text(encoding="utf-8")
+
+
+# --- what a quiet night costs (issue 15: a night with no new file must be cheap) ---------------
+
+_QUIET_RUN = """
+import json, sys
+from datetime import date, datetime
+from pathlib import Path
+from kpi.config import load_settings
+from kpi.pipeline import run_nightly
+cfg = load_settings(env=json.loads(sys.argv[1])).with_home(Path(sys.argv[2]))
+as_of, now = date.fromisoformat(sys.argv[3]), datetime.fromisoformat(sys.argv[4])
+summary = run_nightly(cfg, "tiny-2023", as_of, now)
+print(json.dumps({"files": summary["files_seen"], "modules": sorted(sys.modules)}))
+"""
+# What a night with an empty inbox never needs: reading and validating files, writing reports,
+# delivering, orchestrating.
+NOT_ON_A_QUIET_NIGHT = (
+    "kpi.ingest.core",
+    "great_expectations",
+    "openpyxl",
+    "jinja2",
+    "apprise",
+    "prefect",
+    "yaml",  # the validated catalogue comes from its JSON cache
+)
+
+
+def test_a_quiet_night_in_a_new_process_imports_no_ingest_report_or_delivery_code(tiny_cfg):
+    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
+    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+    before = _mtimes(tiny_cfg)
+    env = {"KPI_CATALOGUE_DIR": str(tiny_cfg.catalogue_dir), "KPI_PLAN": "tiny-2023"}
+    out = subprocess.run(
+        [sys.executable, "-c", _QUIET_RUN, json.dumps(env), str(tiny_cfg.home)]
+        + [AS_OF.isoformat(), NOW.isoformat()],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["files"] == 0 and _mtimes(tiny_cfg) == before  # it was quiet
+    loaded = [
+        m
+        for m in seen["modules"]
+        if m.split(".")[0] in NOT_ON_A_QUIET_NIGHT or m in NOT_ON_A_QUIET_NIGHT
+    ]
+    assert loaded == []
+
+
+def _counting_loads(monkeypatch, warehouse) -> list[int]:
+    """Count how often the warehouse's database is loaded, not merely connected to.
+
+    DuckDB shares one database among a process's connections to a file; a global setting lives
+    as long as that database, so a connection that finds it unset loaded the database afresh.
+    """
+    loads: list[int] = []
+    real = duckdb.connect
+
+    def connect(database=":memory:", *args, **kwargs):
+        con = real(database, *args, **kwargs)
+        if str(database) == str(warehouse):
+            setting = "select current_setting('arrow_large_buffer_size')"
+            if not con.execute(setting).fetchone()[0]:
+                loads.append(1)
+                con.execute("set global arrow_large_buffer_size = true")  # marks this load
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", connect)
+    return loads
+
+
+def test_a_night_with_an_empty_inbox_loads_the_warehouse_once(tiny_cfg, monkeypatch):
+    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
+    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+    loads = _counting_loads(monkeypatch, tiny_cfg.warehouse)
+    quiet = run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+    assert quiet["files_seen"] == 0
+    # The start, progress, alerts and the run's end in one database (each loaded it, ~20 ms).
+    assert len(loads) == 1
+    # Released at the end: the last close checkpointed, no write-ahead log is left behind.
+    wal = tiny_cfg.warehouse.with_name(tiny_cfg.warehouse.name + ".wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_a_busy_night_still_ingests_judges_reports_and_publishes(tiny_cfg):
+    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
+    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+    before = _mtimes(tiny_cfg)
+    write_submission(tiny_cfg.inbox, "b_lagging.csv", LAGGING_ROWS)
+    busy = run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+    assert busy["files_seen"] == 1 and busy["files_accepted"] == 1
+    after = _mtimes(tiny_cfg)
+    assert after["html"] > before["html"] and after["snapshot"] > before["snapshot"]
+    con = duckdb.connect(str(tiny_cfg.snapshot), read_only=True)
+    try:
+        runs = con.execute("select status from meta.runs order by started_at").fetchall()
+    finally:
+        con.close()
+    assert runs == [("completed",), ("completed",)]  # the snapshot shows the busy run ended
+
+
+def test_a_current_warehouse_is_checked_by_a_read_and_a_new_migration_still_applied(
+    cfg, tmp_path, monkeypatch
+):
+    with connect(cfg):
+        pass
+    # Current: a read-only connection suffices (no DDL, nothing written).
+    ro = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        current = migrate(ro)
+    finally:
+        ro.close()
+    folder = tmp_path / "migrations"
+    shutil.copytree(warehouse.MIGRATIONS, folder)
+    (folder / "999_added_later.sql").write_text("create table meta.added_later (x integer);")
+    monkeypatch.setattr(warehouse, "MIGRATIONS", folder)
+    with connect(cfg) as con:
+        assert con.execute("select max(version) from meta.schema_version").fetchone() == (999,)
+        assert con.execute("select count(*) from meta.added_later").fetchone() == (0,)
+    assert current < 999
