@@ -392,11 +392,14 @@ _IDLE_LOCK = threading.Lock()
 
 
 def _take_worker(memory_mb: int, nice: int) -> _Worker:
+    """An idle worker of this memory limit (of this priority if one is idle), or a new one."""
     with _IDLE_LOCK:
-        for w in _IDLE:
-            if w.memory_mb == memory_mb and w.nice == nice and w.proc.poll() is None:
-                _IDLE.remove(w)
-                return w
+        alive = [w for w in _IDLE if w.memory_mb == memory_mb and w.proc.poll() is None]
+        # Any priority will do rather than a new process: starting one from a process that has
+        # grown large costs more, and its (copied) peak memory is counted as the child's.
+        for w in sorted(alive, key=lambda w: w.nice != nice):
+            _IDLE.remove(w)
+            return w
     return _Worker(memory_mb, nice)
 
 

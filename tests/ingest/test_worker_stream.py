@@ -60,10 +60,12 @@ def test_a_run_with_several_workers_lowers_their_priority(tmp_path):
     import os
     from datetime import date
 
+    from kpi.ingest import prepare
     from kpi.ingest.prepare import WORKER_NICENESS, Limits, prepared
 
     limits = Limits(max_file_bytes=10_000, max_uncompressed=10_000)
     for workers, raised in ((2, WORKER_NICENESS), (1, 0)):
+        prepare._stop_idle()  # new workers: an idle one of either priority would be taken
         stream = prepared(iter([]), date(2023, 7, 15), limits, workers)
         try:
             for w in stream.workers:
@@ -73,3 +75,4 @@ def test_a_run_with_several_workers_lowers_their_priority(tmp_path):
                 )
         finally:
             stream.close()
+            prepare._stop_idle()
