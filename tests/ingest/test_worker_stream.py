@@ -58,6 +58,7 @@ def test_a_pool_of_workers_parses_below_the_ingesting_process_and_a_lone_worker_
 
 def test_a_run_with_several_workers_lowers_their_priority(tmp_path):
     import os
+    import time
     from datetime import date
 
     from kpi.ingest import prepare
@@ -69,7 +70,11 @@ def test_a_run_with_several_workers_lowers_their_priority(tmp_path):
         stream = prepared(iter([]), date(2023, 7, 15), limits, workers)
         try:
             for w in stream.workers:
-                _ready(w)
+                # The pool's own thread reads the worker's "ready" (its nice value is set before).
+                deadline = time.monotonic() + 60
+                while not w.ready:
+                    assert time.monotonic() < deadline, "the worker never said it was ready"
+                    time.sleep(0.01)
                 assert os.getpriority(os.PRIO_PROCESS, w.proc.pid) == min(
                     19, os.getpriority(os.PRIO_PROCESS, 0) + raised
                 )
