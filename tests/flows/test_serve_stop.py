@@ -39,6 +39,15 @@ def below(root: int) -> set[int]:
     return found
 
 
+def _as_a_terminal_starts_it() -> None:
+    """SIGINT handled by default and not blocked in serve.sh, as in a terminal's new job."""
+    # An ignored or blocked signal is inherited, and bash cannot trap a signal ignored on entry:
+    # in the full suite serve.sh twice never saw the Ctrl-C (no "serve: stopping" in its log)
+    # while the same test alone passed. What in the test process left it so was not found.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def alive(pids: set[int]) -> set[int]:
     still = set()
     for pid in pids:
@@ -80,6 +89,7 @@ def test_ctrl_c_stops_the_server_the_worker_and_a_running_flow_within_ten_second
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_as_a_terminal_starts_it,
         )
     try:
         deadline = time.monotonic() + 120
