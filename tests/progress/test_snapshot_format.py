@@ -160,3 +160,22 @@ def test_a_failed_publish_keeps_the_previous_snapshot_and_leaves_no_temporary_fi
 def test_a_storage_version_that_is_not_one_is_refused_before_anything_is_written(cfg, snapshot):
     with pytest.raises(ValueError, match="v1.0.0"):
         publish_snapshot(dataclasses.replace(cfg, snapshot_storage_version="v1'; drop"))
+
+
+def test_a_copy_that_outgrows_its_memory_bound_is_made_again_unbounded(
+    cfg, snapshot, monkeypatch, caplog
+):
+    monkeypatch.setattr("kpi.warehouse.SNAPSHOT_MEMORY_FLOOR_MB", 1)
+    monkeypatch.setattr("kpi.warehouse.SNAPSHOT_MEMORY_FACTOR", 0)
+    snapshot.unlink()
+    with caplog.at_level("WARNING", logger="kpi.warehouse"):
+        publish_snapshot(cfg)
+    assert "copied again unbounded" in caplog.text  # the bounded copy did fail
+    assert sorted(p.name for p in snapshot.parent.iterdir()) == ["kpi.duckdb", snapshot.name]
+    counts = (
+        "select (select count(*) from mart.progress), (select count(*) from raw.submission_rows)"
+    )
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        copied = con.execute(counts).fetchall()
+    with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
+        assert copied == con.execute(counts).fetchall() and min(copied[0]) > 0
