@@ -172,9 +172,7 @@ def test_a_copy_that_outgrows_its_memory_bound_is_made_again_unbounded(
         publish_snapshot(cfg)
     assert "copied again unbounded" in caplog.text  # the bounded copy did fail
     assert sorted(p.name for p in snapshot.parent.iterdir()) == ["kpi.duckdb", snapshot.name]
-    counts = (
-        "select (select count(*) from mart.progress), (select count(*) from raw.submission_rows)"
-    )
+    counts = "select (select count(*) from mart.progress), (select count(*) from duckdb_tables())"
     with duckdb.connect(str(snapshot), read_only=True) as con:
         copied = con.execute(counts).fetchall()
     with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
