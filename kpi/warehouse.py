@@ -240,8 +240,10 @@ def publish_snapshot(cfg: Settings) -> Path:
     raw = cfg.snapshot.with_name(f"{stem}.raw")
     tmp = cfg.snapshot.with_name(f"{stem}.tmp")
     leftovers = (raw, tmp, raw.with_name(raw.name + ".wal"), tmp.with_name(tmp.name + ".wal"))
+    spill = cfg.snapshot.with_name(f"{stem}.spill")
     for p in leftovers:
         p.unlink(missing_ok=True)
+    shutil.rmtree(spill, ignore_errors=True)
     try:
         with connect(cfg) as con:
             con.execute("checkpoint")
@@ -253,23 +255,29 @@ def publish_snapshot(cfg: Settings) -> Path:
         # warehouse ever need more, the copy is made again unbounded rather than fail the night.
         limit_mb = max(SNAPSHOT_MEMORY_FLOOR_MB, SNAPSHOT_MEMORY_FACTOR * raw.stat().st_size >> 20)
         try:
-            _copy_database(raw, tmp, version, f"{limit_mb}MB")
+            _copy_database(raw, tmp, version, f"{limit_mb}MB", spill)
         except duckdb.OutOfMemoryException:
             log.warning("snapshot copy needed more than %s MB: copied again unbounded", limit_mb)
             for p in leftovers[1::2]:  # the partial copy and its WAL
                 p.unlink(missing_ok=True)
-            _copy_database(raw, tmp, version, None)
+            _copy_database(raw, tmp, version, None, spill)
         os.replace(tmp, cfg.snapshot)
     finally:
         for p in leftovers:
             p.unlink(missing_ok=True)
+        shutil.rmtree(spill, ignore_errors=True)
     return cfg.snapshot
 
 
-def _copy_database(raw: Path, tmp: Path, version: str, memory_limit: str | None) -> None:
+def _copy_database(
+    raw: Path, tmp: Path, version: str, memory_limit: str | None, spill: Path
+) -> None:
     """Rewrite database file `raw` as `tmp` in storage `version`, within `memory_limit`."""
     con = duckdb.connect()
     try:
+        # Within the bound the copy spills (it fails at 148 MB on the province without): to a
+        # folder beside the snapshot, not DuckDB's default `.tmp` in whatever folder we run in.
+        con.execute("set temp_directory = ?", [str(spill)])
         if memory_limit is not None:
             con.execute("set memory_limit = ?", [memory_limit])
         # ATTACH takes no parameters; both paths are ours, the version was checked by the caller.
