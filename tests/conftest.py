@@ -260,65 +260,25 @@ def migrated_prefect_db(tmp_path_factory) -> Path:
     return db
 
 
-class _TemplatedDuckDB:
-    """kpi.warehouse's `duckdb`, except that a read-write connection to a warehouse file that does
-    not exist yet starts from a copy of a warehouse just migrated by the same code."""
-
-    def __init__(self, real, template: Path, migrations: Path):
-        self._real = real
-        self._template = template
-        self._migrations = migrations
-
-    def __getattr__(self, name: str):
-        return getattr(self._real, name)
-
-    def connect(self, database: str = ":memory:", *args, read_only: bool = False, **kw):
-        import kpi.warehouse
-
-        path = Path(database)
-        if (
-            not read_only
-            and database not in (":memory:", "")
-            and path.suffix == ".duckdb"
-            and not path.exists()
-            and not Path(f"{database}.wal").exists()
-            and self._migrations == kpi.warehouse.MIGRATIONS  # not a test's own migrations
-        ):
-            shutil.copyfile(self._template, path)
-        return self._real.connect(database, *args, read_only=read_only, **kw)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def migrated_warehouse_template(tmp_path_factory) -> Path:
-    """New warehouses in this process start as a copy of one migrated here, at the session's start.
+    """New warehouses in this process start as a copy of one migrated here (warehouse_template).
 
-    Migrating a new warehouse (twelve migrations, a commit each) costs ~0.3 CPU-s and 0.4-1 s of
-    waiting for the disk; a copy ~0.03 CPU-s, and most alert, progress and report tests start from
-    an empty warehouse. The copy holds the same schema, made by `kpi.warehouse.migrate` in this
-    process; only `meta.schema_version.applied_at` is this session's "now" (TEST_NOW) instead of
-    the test's. Commands run as processes (the fork server, a cold `kpi`) still migrate their own
-    new warehouses, and a test that patches MIGRATIONS gets its own migrations.
+    Commands forked by `forks` do the same; a cold `kpi` migrates its own, and a test that patches
+    kpi.warehouse.MIGRATIONS gets its own migrations.
     """
-    import duckdb
+    from warehouse_template import build, templated
 
     import kpi.warehouse
-    from kpi.warehouse import connect
 
-    folder = tmp_path_factory.mktemp("warehouse-template")
-    cfg = load_settings(env={}).with_home(folder / "home")
-    with connect(cfg):
-        pass
-    template = folder / "template.duckdb"
-    cfg.warehouse.rename(template)
+    template = build(tmp_path_factory.mktemp("warehouse-template"))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(
-            kpi.warehouse, "duckdb", _TemplatedDuckDB(duckdb, template, kpi.warehouse.MIGRATIONS)
-        )
+        mp.setattr(kpi.warehouse, "duckdb", templated(template))
         yield template
 
 
 @pytest.fixture(scope="session")
-def forks():
+def forks(migrated_warehouse_template):
     """One warm interpreter per test process that forks `kpi ...` commands (faults/forkserver.py).
 
     For tests of what a command prints and exits with, and of hostile files' `kpi ingest`: each
@@ -327,7 +287,7 @@ def forks():
     """
     from faults.forkserver import ForkServer
 
-    server = ForkServer()
+    server = ForkServer(migrated_warehouse_template)
     yield server
     server.close()
 

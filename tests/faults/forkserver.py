@@ -5,6 +5,8 @@ DuckDB; the fault suite runs it some fifty times. The server imports them once; 
 runs in a fresh fork of it (its own process, environment, working folder, stdout and stderr),
 exactly as `python -m kpi.cli` runs it, and its process tree is watched from outside as before.
 Forked memory counts in the child's RSS, so the memory bounds measure what a cold run holds.
+Given the suite's migrated warehouse, a command's new warehouse starts as a copy of it
+(tests/warehouse_template.py), as in the test processes themselves.
 `make faults` (the table) still runs each case cold. `ForkServer.popen` forks a command (or a
 `python -c` program) whose stdout and stderr are read as it writes them, for the tests that
 wait for a line and then kill it (tests/flows/orchestration_helpers.child, the delivery kills).
@@ -26,10 +28,18 @@ from pathlib import Path
 
 from kpi.config import ROOT
 
+TEMPLATE = Path(__file__).parents[1] / "warehouse_template.py"
+
 SERVER = r"""
 import json, os, runpy, signal, sys, traceback
 import great_expectations, pandas, duckdb  # what a cold `kpi ingest` spends its time importing
 import kpi.cli, kpi.ingest
+if len(sys.argv) > 2:  # new warehouses start as copies of the suite's (tests/warehouse_template.py)
+    import importlib.util, pathlib, kpi.warehouse
+    spec = importlib.util.spec_from_file_location("warehouse_template", sys.argv[2])
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    kpi.warehouse.duckdb = template.templated(pathlib.Path(sys.argv[1]))
 statuses = {}  # pid -> the status file of a command still running
 def reap(*_):
     # Reaped here (not left to the kernel by ignoring SIGCHLD): their CPU time is counted in this
@@ -211,9 +221,11 @@ def _alive(pid: int) -> bool:
 class ForkServer:
     """The warm interpreter; `start(cmd, env, out, err)` forks one `python -m kpi.cli` command."""
 
-    def __init__(self) -> None:
+    def __init__(self, warehouse_template: Path | None = None) -> None:
+        """With `warehouse_template`, a command's new warehouse starts as a copy of it."""
+        shared = [] if warehouse_template is None else [str(warehouse_template), str(TEMPLATE)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER],
+            [sys.executable, "-c", SERVER, *shared],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
