@@ -31,7 +31,7 @@ from kpi.config import ROOT
 TEMPLATE = Path(__file__).parents[1] / "warehouse_template.py"
 
 SERVER = r"""
-import json, os, runpy, signal, sys, traceback
+import atexit, json, os, runpy, signal, sys, traceback
 import great_expectations, pandas, duckdb  # what a cold `kpi ingest` spends its time importing
 import kpi.cli, kpi.ingest
 if len(sys.argv) > 2:  # new warehouses start as copies of the suite's (tests/warehouse_template.py)
@@ -78,6 +78,7 @@ for line in sys.stdin:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the command waits for its own children
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.setpgid(0, 0)
+        atexit._clear()  # the server's own exit handlers are not the command's
         sys.stdin = open(os.devnull)
         for fd, opened in zip((1, 2), outputs):
             os.dup2(opened, fd)
@@ -104,6 +105,9 @@ for line in sys.stdin:
         traceback.print_exc()
     finally:
         try:
+            # What the command registered runs at its exit, as in a cold interpreter: a temporary
+            # Prefect server (a forked `kpi run`) is stopped, not left running with no parent.
+            atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
             with open(req["status"] + ".tmp", "w") as fh:
