@@ -260,8 +260,25 @@ def migrated_prefect_db(tmp_path_factory) -> Path:
     return db
 
 
+@pytest.fixture(scope="session", autouse=True)
+def migrated_warehouse_template(tmp_path_factory) -> Path:
+    """New warehouses in this process start as a copy of one migrated here (warehouse_template).
+
+    Commands forked by `forks` do the same; a cold `kpi` migrates its own, and a test that patches
+    kpi.warehouse.MIGRATIONS gets its own migrations.
+    """
+    from warehouse_template import build, templated
+
+    import kpi.warehouse
+
+    template = build(tmp_path_factory.mktemp("warehouse-template"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kpi.warehouse, "duckdb", templated(template))
+        yield template
+
+
 @pytest.fixture(scope="session")
-def forks():
+def forks(migrated_warehouse_template):
     """One warm interpreter per test process that forks `kpi ...` commands (faults/forkserver.py).
 
     For tests of what a command prints and exits with, and of hostile files' `kpi ingest`: each
@@ -270,7 +287,7 @@ def forks():
     """
     from faults.forkserver import ForkServer
 
-    server = ForkServer()
+    server = ForkServer(migrated_warehouse_template)
     yield server
     server.close()
 

@@ -5,6 +5,8 @@ DuckDB; the fault suite runs it some fifty times. The server imports them once; 
 runs in a fresh fork of it (its own process, environment, working folder, stdout and stderr),
 exactly as `python -m kpi.cli` runs it, and its process tree is watched from outside as before.
 Forked memory counts in the child's RSS, so the memory bounds measure what a cold run holds.
+Given the suite's migrated warehouse, a command's new warehouse starts as a copy of it
+(tests/warehouse_template.py), as in the test processes themselves.
 `make faults` (the table) still runs each case cold. `ForkServer.popen` forks a command (or a
 `python -c` program) whose stdout and stderr are read as it writes them, for the tests that
 wait for a line and then kill it (tests/flows/orchestration_helpers.child, the delivery kills).
@@ -26,10 +28,18 @@ from pathlib import Path
 
 from kpi.config import ROOT
 
+TEMPLATE = Path(__file__).parents[1] / "warehouse_template.py"
+
 SERVER = r"""
-import json, os, runpy, signal, sys, traceback
+import atexit, json, os, runpy, signal, sys, traceback
 import great_expectations, pandas, duckdb  # what a cold `kpi ingest` spends its time importing
 import kpi.cli, kpi.ingest
+if len(sys.argv) > 2:  # new warehouses start as copies of the suite's (tests/warehouse_template.py)
+    import importlib.util, pathlib, kpi.warehouse
+    spec = importlib.util.spec_from_file_location("warehouse_template", sys.argv[2])
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    kpi.warehouse.duckdb = template.templated(pathlib.Path(sys.argv[1]))
 statuses = {}  # pid -> the status file of a command still running
 def reap(*_):
     # Reaped here (not left to the kernel by ignoring SIGCHLD): their CPU time is counted in this
@@ -68,6 +78,7 @@ for line in sys.stdin:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the command waits for its own children
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.setpgid(0, 0)
+        atexit._clear()  # the server's own exit handlers are not the command's
         sys.stdin = open(os.devnull)
         for fd, opened in zip((1, 2), outputs):
             os.dup2(opened, fd)
@@ -94,6 +105,9 @@ for line in sys.stdin:
         traceback.print_exc()
     finally:
         try:
+            # What the command registered runs at its exit, as in a cold interpreter: a temporary
+            # Prefect server (a forked `kpi run`) is stopped, not left running with no parent.
+            atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
             with open(req["status"] + ".tmp", "w") as fh:
@@ -211,9 +225,11 @@ def _alive(pid: int) -> bool:
 class ForkServer:
     """The warm interpreter; `start(cmd, env, out, err)` forks one `python -m kpi.cli` command."""
 
-    def __init__(self) -> None:
+    def __init__(self, warehouse_template: Path | None = None) -> None:
+        """With `warehouse_template`, a command's new warehouse starts as a copy of it."""
+        shared = [] if warehouse_template is None else [str(warehouse_template), str(TEMPLATE)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER],
+            [sys.executable, "-c", SERVER, *shared],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
