@@ -7,6 +7,7 @@ after 1 day, escalate after 3, again after 7, or 30 for a major issue).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -51,6 +52,7 @@ NAMED = {
 }
 
 
+@functools.cache  # loaded once per process: several tests ask for the same days
 def _generator():
     spec = importlib.util.spec_from_file_location("demo_generate", ROOT / "demo" / "generate.py")
     module = importlib.util.module_from_spec(spec)
@@ -59,6 +61,7 @@ def _generator():
     return module
 
 
+@functools.cache
 def implied_days(code: str) -> tuple[date, date | None]:
     """(first day the data puts the target behind, first later day it is back on pace)."""
     gen = _generator()
