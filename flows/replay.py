@@ -38,9 +38,10 @@ def replay(
         0.0, key=artifact_key(plan, "replay"), description=f"回放 {start} 至 {end}"
     )
     summaries: list[dict] = []
-    with _bar(progress_bar, len(dates)) as advance:
+    with _bar(progress_bar, len(dates)) as advance, pipeline.held_between_nights(cfg) as hold:
         for i, day in enumerate(dates, start=1):
             summaries.append(tasks.replay_day(cfg, plan, day, folder, deliver, day == end))
+            hold(i + 1 < len(dates))  # held unless the next night is the last (it publishes)
             update_progress_artifact(progress_id, 100.0 * i / len(dates))
             advance(day)
     create_markdown_artifact(

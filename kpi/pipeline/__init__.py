@@ -12,7 +12,7 @@
 
 from kpi.pipeline.demo import DEMO_SUBMISSIONS, Arrival, arrivals, demo_exports, stage_demo
 from kpi.pipeline.digest import digest_records, render_digest, write_digest
-from kpi.pipeline.replay import replay, replay_day
+from kpi.pipeline.replay import held_between_nights, replay, replay_day
 from kpi.pipeline.run import (
     STATUS_ORDER,
     Run,
@@ -70,6 +70,7 @@ __all__ = [
     "direct",
     "file_counts",
     "file_row",
+    "held_between_nights",
     "ingest_step",
     "jsonable",
     "load_plan",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from kpi.pipeline.demo import DEMO_SUBMISSIONS, stage_demo
 from kpi.pipeline.run import jsonable
 from kpi.pipeline.schedule import days, morning_after, nightly_now
 from kpi.pipeline.steps import run_deliver, run_nightly
+from kpi.warehouse import connect
 
 
 def replay_day(
@@ -36,6 +38,35 @@ def replay_day(
     return summary
 
 
+@contextlib.contextmanager
+def held_between_nights(cfg: Settings) -> Iterator[Callable[[bool], None]]:
+    """Keep the warehouse open between replayed nights: `hold(True)` after a night, `hold(False)`.
+
+    Every night opens the warehouse's database and its last connection's close checkpoints it
+    (~0.1 CPU-s of a replayed night without files, measured on the demo). With one connection
+    held between nights, each night's connections share its database (DuckDB's client shares
+    one per file and process) and their closes checkpoint nothing; commits are in the WAL as
+    before. Let go before the night that publishes, so that it checkpoints, copies and stamps
+    the snapshot as a nightly run does, and when the replay ends or fails.
+    """
+    held = None
+
+    def hold(keep: bool) -> None:
+        nonlocal held
+        if keep and held is None:
+            con = connect(cfg)
+            con.__enter__()
+            held = con
+        elif not keep and held is not None:
+            con, held = held, None
+            con.__exit__(None, None, None)
+
+    try:
+        yield hold
+    finally:
+        hold(False)
+
+
 def replay(
     cfg: Settings,
     plan: str | None,
@@ -48,9 +79,12 @@ def replay(
 ) -> list[dict]:
     """Run the nightly job for every day from start to end, files arriving on their dates."""
     summaries = []
-    for day in days(start, end):
-        summary = replay_day(cfg, plan, day, source=source, deliver=deliver, publish=day == end)
-        summaries.append(summary)
-        if on_day is not None:
-            on_day(day, summary)
+    dates = days(start, end)
+    with held_between_nights(cfg) as hold:
+        for i, day in enumerate(dates):
+            summary = replay_day(cfg, plan, day, source=source, deliver=deliver, publish=day == end)
+            hold(i + 2 < len(dates))  # held unless the next night is the last (it publishes)
+            summaries.append(summary)
+            if on_day is not None:
+                on_day(day, summary)
     return summaries

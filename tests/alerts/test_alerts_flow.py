@@ -18,10 +18,16 @@ pytestmark = pytest.mark.slow
 AS_OF = date(2023, 7, 15)
 
 # The flow runs in its own process (with Prefect's temporary API server), as a worker runs it.
+# The server is started as the CLI starts it (flows/ephemeral.py), before Prefect is imported:
+# it comes up while the flow's modules import, and its code is not imported into the process.
 RUN = """
 import json, sys
 from datetime import datetime
+from flows import ephemeral
+server = ephemeral.start()
 from flows.deliver import DeliveryFailed, deliver
+if server is not None:  # None: a server is configured (PREFECT_API_URL)
+    server.wait()
 state = deliver(now=datetime.fromisoformat(sys.argv[1]), home=sys.argv[2], return_state=True)
 data = state.result(raise_on_failure=False)
 summary = data.result if isinstance(data, DeliveryFailed) else data

@@ -87,11 +87,15 @@ def test_a_retried_ingest_task_does_not_change_what_the_night_reports(
 ):
     from orchestration_helpers import fail_once_after_storing
 
+    from flows import tasks
     from flows.nightly import nightly
 
     cfg = load_settings(env={}).with_home(tmp_path / "home")
     staged = stage_demo(cfg, date(2023, 2, 3))
     calls = fail_once_after_storing(monkeypatch, cfg)
+    # Retried at once: the task's own delay (5 s, then 30) is a wait, not what this test checks.
+    retried_at_once = tasks.ingest.with_options(retry_delay_seconds=0)
+    monkeypatch.setitem(tasks.STEP_TASKS, "ingest_step", retried_at_once)
     with temporary_settings({PREFECT_API_URL: served.api_url}):
         state = nightly(
             as_of=date(2023, 2, 3),

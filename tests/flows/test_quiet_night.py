@@ -15,7 +15,7 @@ from orchestration_helpers import GOOD_ROWS, LAGGING_ROWS, write_submission
 
 from kpi import warehouse
 from kpi.ingest import ingest_files
-from kpi.pipeline import load_plan, run_nightly
+from kpi.pipeline import load_plan, replay, run_nightly
 from kpi.warehouse import connect, migrate
 
 AS_OF = date(2023, 7, 15)
@@ -223,3 +223,29 @@ def test_a_current_warehouse_is_checked_by_a_read_and_a_new_migration_still_appl
         assert con.execute("select max(version) from meta.schema_version").fetchone() == (999,)
         assert con.execute("select count(*) from meta.added_later").fetchone() == (0,)
     assert current < 999
+
+
+def test_a_replay_loads_the_warehouse_once_for_its_middle_nights_and_ends_published(
+    tiny_cfg, monkeypatch
+):
+    source = tiny_cfg.home.parent / "arrivals"
+    write_submission(source / "2023-07-12", "a_good.csv", GOOD_ROWS)
+    loads = _counting_loads(monkeypatch, tiny_cfg.warehouse)
+    after: list[int] = []  # loads so far, after each night
+    nights = replay(
+        tiny_cfg,
+        "tiny-2023",
+        date(2023, 7, 11),
+        AS_OF,
+        source=source,
+        on_day=lambda day, summary: after.append(len(loads)),
+    )
+    assert [n["files_seen"] for n in nights] == [0, 1, 0, 0, 0]
+    # The first night creates it and the replay then holds it: the 2nd-4th nights (a file
+    # ingested too) load it no more. Let go before the last, which publishes as a nightly run.
+    assert after[:4] == [2, 2, 2, 2] and after[4] > 2
+    wal = tiny_cfg.warehouse.with_name(tiny_cfg.warehouse.name + ".wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    published = _mtimes(tiny_cfg)
+    again = run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+    assert again["files_seen"] == 0 and _mtimes(tiny_cfg) == published  # nothing left unpublished

@@ -7,6 +7,7 @@ after 1 day, escalate after 3, again after 7, or 30 for a major issue).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -19,12 +20,9 @@ import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.settings import (
-    PREFECT_API_URL,
-    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-    temporary_settings,
-)
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from flows import ephemeral
 from flows.replay import replay
 from flows.report import leadership_report
 from kpi.config import ROOT, load_settings
@@ -51,6 +49,7 @@ NAMED = {
 }
 
 
+@functools.cache  # loaded once per process: several tests ask for the same days
 def _generator():
     spec = importlib.util.spec_from_file_location("demo_generate", ROOT / "demo" / "generate.py")
     module = importlib.util.module_from_spec(spec)
@@ -59,6 +58,7 @@ def _generator():
     return module
 
 
+@functools.cache
 def implied_days(code: str) -> tuple[date, date | None]:
     """(first day the data puts the target behind, first later day it is back on pace)."""
     gen = _generator()
@@ -92,18 +92,26 @@ def own_prefect(migrated_prefect_db):
 
     Not the session's `served`: with a server of its own, this module (the longest of the
     suite) runs on one xdist worker while the tests that need `served` run on the other.
+    Started as the CLI starts one (flows/ephemeral.py: the same app in ephemeral mode), not by
+    Prefect at the first flow call, which would import the server's code into this process.
     """
-    db = Path(os.environ["PREFECT_HOME"]) / "prefect.db"
-    if not db.exists():
+    home = Path(os.environ["PREFECT_HOME"])
+    db = home / "prefect.db"
+    copied = not db.exists()
+    if copied:
         shutil.copyfile(migrated_prefect_db, db)
-    settings = {PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 120}  # a busy machine
-    yield lambda: temporary_settings(settings, restore_defaults={PREFECT_API_URL})
-    # Send what flows of this process queued for the server while it is still up.
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
+    server = ephemeral.TemporaryServer(home, migrate=not copied)
+    try:
+        server.wait()
+        yield lambda: temporary_settings({PREFECT_API_URL: server.url})
+        # Send what flows of this process queued for the server while it is still up.
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
 
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
+        APILogWorker.drain_all(timeout=10)
+        EventsWorker.drain_all(timeout=10)
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -35,9 +35,12 @@ def kpi(
 
 
 @pytest.mark.slow
-def test_the_main_job_builds_the_warehouse_and_delivers_alerts_to_the_local_sinks(served, tmp_path):
+def test_the_main_job_builds_the_warehouse_and_delivers_alerts_to_the_local_sinks(
+    served, tmp_path, forks
+):
+    # Forked warm: the installed command's cold start is test_ephemeral's (twice, as users run it).
     home = tmp_path / "demo"
-    done = kpi(served, "demo", "--as-of", "2023-02-06", "--home", str(home))
+    done = kpi(served, "demo", "--as-of", "2023-02-06", "--home", str(home), forks=forks)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "示例数据：17 个文件于 2023-02-06 前到达" in out
