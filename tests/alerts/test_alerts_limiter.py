@@ -51,31 +51,38 @@ def test_without_a_state_file_two_limiters_would_not_know_of_each_other(tmp_path
         assert first.acquire("robot-a") == 0 and second.acquire("robot-a") == 0
 
 
+# The other process sends at the moment it is given: the two processes' clocks are the test's,
+# not the machine's (under faketime each new process starts its own clock at the faked moment).
 ACQUIRE = """
 import sys
 from pathlib import Path
 from kpi.alerts.plugins import RateLimiter
-limiter = RateLimiter(limit=18, state_file=Path(sys.argv[1]))
+at = float(sys.argv[2])
+limiter = RateLimiter(limit=18, clock=lambda: at, state_file=Path(sys.argv[1]))
 for _ in range(18):
     limiter.acquire("robot-a")
 print("done", flush=True)
 """
+SENT_AT = 1_700_000_000.0  # seconds, as a wall clock reads them
 
 
 def test_sends_made_by_another_process_hold_this_one_back(tmp_path):
     state = tmp_path / "wecom-rate.json"
     out = subprocess.run(
-        [sys.executable, "-c", ACQUIRE, str(state)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", ACQUIRE, str(state), str(SENT_AT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.stdout.strip() == "done", out.stderr
 
     def sleep(seconds: float) -> None:
         raise Stop(seconds)
 
-    here = RateLimiter(limit=18, sleep=sleep, state_file=state)
+    here = RateLimiter(limit=18, clock=lambda: SENT_AT + 5, sleep=sleep, state_file=state)
     with pytest.raises(Stop) as waited:
         here.acquire("robot-a")
-    assert 50 < waited.value.args[0] <= 60  # the other process's sends are a few seconds old
+    assert waited.value.args[0] == pytest.approx(55)  # the other process's 18 sends, 5 s old
 
 
 def test_a_torn_state_file_starts_the_count_afresh(tmp_path):
