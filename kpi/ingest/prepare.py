@@ -395,9 +395,10 @@ def _take_worker(memory_mb: int, nice: int) -> _Worker:
     """An idle worker of this memory limit (of this priority if one is idle), or a new one."""
     with _IDLE_LOCK:
         alive = [w for w in _IDLE if w.memory_mb == memory_mb and w.proc.poll() is None]
-        # Any priority will do rather than a new process: starting one from a process that has
-        # grown large costs more, and its (copied) peak memory is counted as the child's.
-        for w in sorted(alive, key=lambda w: w.nice != nice):
+        if alive:
+            # Any priority will do rather than a new process: starting one from a process that
+            # has grown large costs more, and its (copied) peak memory is counted as the child's.
+            w = min(alive, key=lambda w: w.nice != nice)  # this priority's first, if one is idle
             _IDLE.remove(w)
             return w
     return _Worker(memory_mb, nice)
