@@ -18,6 +18,12 @@ shm_tmp=""
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
     shm_free_kb=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')
     mem_free_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)
+    # tmpfs pages count against a container's memory limit (cgroup v2), if it has one
+    cg=/sys/fs/cgroup
+    if [ -r "$cg/memory.max" ] && [ "$(cat "$cg/memory.max")" != max ]; then
+        cg_free_kb=$((($(cat "$cg/memory.max") - $(cat "$cg/memory.current")) / 1024))
+        [ "$cg_free_kb" -ge "${mem_free_kb:-0}" ] || mem_free_kb=$cg_free_kb
+    fi
     if [ "${shm_free_kb:-0}" -ge 8000000 ] && [ "${mem_free_kb:-0}" -ge 8000000 ]; then
         shm_tmp=$(mktemp -d /dev/shm/kpi-tests.XXXXXX) && export TMPDIR="$shm_tmp"
     fi
