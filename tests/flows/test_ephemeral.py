@@ -100,6 +100,7 @@ def test_the_main_job_on_a_clone_without_var_keeps_its_runs_and_artifacts(tmp_pa
     stamped = json.loads((prefect_home / ephemeral.STAMP).read_text())
     assert stamped["prefect"] == version("prefect") and stamped["revision"]
     stamped_at = (prefect_home / ephemeral.STAMP).stat().st_mtime_ns
+    assert ephemeral.up_to_date(prefect_home)  # what lets the next start skip the check
 
     # The second run skips the migration check (a check writes the stamp again) and adds to the
     # same history. Forked from the suite's warm interpreter (which has not imported Prefect):
