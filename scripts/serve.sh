@@ -86,11 +86,11 @@ for _ in $(seq 240); do
 done
 healthy || { echo "serve: no Prefect server at $PREFECT_API_URL" >&2; exit 1; }
 
-"$bin/prefect" work-pool inspect "$pool" >/dev/null 2>&1 \
-    || "$bin/prefect" work-pool create "$pool" --type process
+# The work pool unless it exists, then `prefect --no-prompt deploy --all`: the same commands, in
+# one process (scripts/deploy.py; three cold `prefect` commands imported Prefect three times).
 # KPI_PROJECT_DIR stays unset here: `prefect deploy` would bake this machine's path into the
 # deployments. Each worker fills the pull step's {{ $KPI_PROJECT_DIR }} with its own checkout.
-env -u KPI_PROJECT_DIR "$bin/prefect" --no-prompt deploy --all
+env -u KPI_PROJECT_DIR "$bin/python" scripts/deploy.py "$pool" --type process
 
 KPI_PROJECT_DIR="$PWD" "$bin/prefect" worker start --pool "$pool" --install-policy never &
 pids+=($!)

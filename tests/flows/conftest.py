@@ -72,16 +72,47 @@ def served(tmp_path_factory, migrated_prefect_db) -> Served:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail(f"serve.sh did not come up:\n{log.read_text()[-3000:]}")
         time.sleep(0.5)
-    yield Served(f"http://127.0.0.1:{port}/api", base / "home", log, env)
-    # Flows run in this process queue logs and events for the server: send them while it
-    # is up, or the interpreter spends a minute at exit retrying a server that is gone.
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
+    stopped = []
 
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    def stop() -> None:
+        if stopped:
+            return
+        stopped.append(True)
+        # Flows run in this process queue logs and events for the server: send them while it
+        # is up, or the interpreter spends a minute at exit retrying a server that is gone.
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)
+        EventsWorker.drain_all(timeout=10)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    STOP_SERVED.append(stop)
+    yield Served(f"http://127.0.0.1:{port}/api", base / "home", log, env)
+    stop()
+
+
+# Stops of the running `served` (at most one). Idle, its server, worker and desk used ~2.6 CPU-s
+# a minute (measured), for the rest of the session after its last test: it is stopped then.
+STOP_SERVED: list = []
+LAST_USER = pytest.StashKey["pytest.Item | None"]()
+
+
+def _last_user_of_served(session: pytest.Session) -> pytest.Item | None:
+    """The last test of this process's run order that uses `served`."""
+    if LAST_USER not in session.stash:
+        users = [i for i in session.items if "served" in getattr(i, "fixturenames", ())]
+        session.stash[LAST_USER] = users[-1] if users else None
+    return session.stash[LAST_USER]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """Stop `served` once the last test that uses it is over; the session's end stops it too."""
+    yield
+    if STOP_SERVED and item is _last_user_of_served(item.session):
+        STOP_SERVED.pop()()

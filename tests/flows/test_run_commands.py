@@ -38,7 +38,7 @@ def kpi(
 def test_the_main_job_builds_the_warehouse_and_delivers_alerts_to_the_local_sinks(
     served, tmp_path, forks
 ):
-    # Forked warm: the installed command's cold start is test_ephemeral's (twice, as users run it).
+    # Forked warm: the installed command's cold start is test_ephemeral's (on a clone without var).
     home = tmp_path / "demo"
     done = kpi(served, "demo", "--as-of", "2023-02-06", "--home", str(home), forks=forks)
     assert done.returncode == 0, done.stderr[-3000:]
