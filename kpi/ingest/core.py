@@ -32,7 +32,14 @@ from kpi.contract import COLUMNS, STATUS_VOCAB
 from kpi.ingest.failpoints import failpoint
 from kpi.ingest.frame import YTD_KINDS, add_previous
 from kpi.ingest.inbox import skipped_receipt
-from kpi.ingest.prepare import Prepared, archive_name, auto_workers, limits_of, prepared
+from kpi.ingest.prepare import (
+    Prepared,
+    archive_name,
+    auto_workers,
+    clear_staging,
+    limits_of,
+    prepared,
+)
 from kpi.ingest.quarantine import file_reason, listed, public, row_entries
 from kpi.ingest.store import compare, current_for_targets, load_batch, lookup_submissions
 from kpi.ingest.text import clip, stored_name
@@ -198,6 +205,7 @@ class _File:
 
 def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_at, workers):
     workers = auto_workers(len(jobs)) if workers is None else max(1, workers)
+    clear_staging(str(cfg.archive))  # what a killed run staged and never renamed
     # Worker processes parse the next chunk while this process validates and loads one.
     stream = prepared(
         ((f.catalogue, f.path) for f in jobs),
@@ -789,7 +797,7 @@ _ARCHIVE_REL: dict[tuple[Path, Path], str] = {}
 def _archive(cfg: Settings, path: Path, sha: str, staged: str | None = None) -> None:
     """Keep the raw file unchanged under its archive path; written once, atomically.
 
-    `staged`: the bytes as the worker read them, written beside the path: renamed into place.
+    `staged`: the bytes as the worker read them (archive/.staging/): renamed into place.
     """
     # Paths as text: building pathlib paths cost the backfill more of this process's time than
     # the copies themselves (py-spy, BENCHMARKS.md); _archive_path is the same place.
@@ -797,7 +805,12 @@ def _archive(cfg: Settings, path: Path, sha: str, staged: str | None = None) -> 
     name = _archive_name(path, sha)
     dest = os.path.join(folder, name)
     if staged is not None:
-        with contextlib.suppress(FileNotFoundError):  # removed meanwhile: copied below instead
+        try:
+            os.replace(staged, dest)
+            return
+        except FileNotFoundError:  # the folder is new, or the staged copy was removed meanwhile
+            os.makedirs(folder, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # removed: copied below instead
             os.replace(staged, dest)
             return
     try:

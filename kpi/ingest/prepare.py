@@ -53,6 +53,7 @@ RECYCLE_MB = 200  # a worker that grew beyond this after a file is not kept
 CATALOGUES_PER_WORKER = 32  # catalogues a worker keeps (a run sends a plan's files together)
 _COL_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ARCHIVE_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".csv")
+STAGING = ".staging"  # archive/.staging/: parsed files' bytes waiting to be renamed into place
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -71,8 +72,8 @@ class Prepared:
     raw: list[tuple[str, int, str]] = field(default_factory=list)  # (sheet, row, cells as JSON)
     blank_rows: int = 0  # template rows left blank (ignored)
     error: str | None = None  # the traceback of an unforeseen failure, for the log
-    # The bytes read, written beside their archive path by the worker (a hidden .tmp file):
-    # the ingesting process renames it into place if the file is stored, removes it if not.
+    # The bytes read, written to archive/.staging/ by the worker: the ingesting process renames
+    # the copy into place if the file is stored, and removes it if not.
     staged: str | None = None
 
     @property
@@ -121,8 +122,8 @@ def prepare_file(
 ) -> Prepared:
     """Read, hash and parse one file; never raises: what cannot be read is refused.
 
-    With `archive` (the archive folder), a parsed file's bytes are staged beside their archive
-    path (Prepared.staged), unless that path holds them already.
+    With `archive` (the archive folder), a parsed file's bytes are staged for its archive path
+    (Prepared.staged), unless that path holds them already.
     """
     name = display_name(path.name)  # the name on disk; nothing inside a file becomes a path
     try:
@@ -197,21 +198,22 @@ def archive_name(path: Path, sha: str) -> str:
 
 
 def stage(archive: str, path: Path, sha: str, data: bytes) -> str | None:
-    """Write the bytes read to a hidden file beside their archive path; None if already there.
+    """Write the bytes read to archive/.staging/; None if the archive holds them already.
 
     The archive copy is then one rename in the ingesting process: writing copies there cost
     it more kernel time than any other step of a backfill (BENCHMARKS.md, sixth pass). The
     bytes are those hashed and parsed. A copy that cannot be staged is made there as before.
+    Named `<pid>.<n>.<name>.tmp`: a later run removes what a killed run left (clear_staging).
     """
-    folder = os.path.join(archive, sha[:2])
     name = archive_name(path, sha)
     try:
-        if os.stat(os.path.join(folder, name)).st_size == len(data):
+        if os.stat(os.path.join(archive, sha[:2], name)).st_size == len(data):
             return None
     except OSError:
         pass
+    folder = os.path.join(archive, STAGING)
     _STAGED[0] += 1  # unique per file: a rename of an earlier one may be under way
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{_STAGED[0]}.staged.tmp")
+    tmp = os.path.join(folder, f"{os.getpid()}.{_STAGED[0]}.{name}.tmp")
     try:
         try:
             fh = open(tmp, "wb")  # noqa: SIM115 - closed below
@@ -225,6 +227,25 @@ def stage(archive: str, path: Path, sha: str, data: bytes) -> str | None:
             os.unlink(tmp)
         return None
     return tmp
+
+
+def clear_staging(archive: str) -> None:
+    """Remove staged copies left by workers that are gone (a run killed before renaming them)."""
+    folder = os.path.join(archive, STAGING)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.kill(int(name.split(".", 1)[0]), 0)
+            continue  # its worker lives (another run's, still staging)
+        except ProcessLookupError:
+            pass
+        except (ValueError, OSError):  # not a staged name, or a process of another user
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, name))
 
 
 _STAGED = [0]  # files staged by this process

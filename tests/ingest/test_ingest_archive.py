@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import pytest
 from ingest_helpers import AS_OF, good_rows, r, write_csv
@@ -48,3 +51,20 @@ def test_only_stored_files_are_archived_and_no_staged_copy_is_left_behind(
     assert receipt["status"] == "duplicate"
     assert _files_under(cfg.archive) == sorted(names)
     assert [p for p in cfg.home.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+def test_a_run_removes_what_a_killed_run_staged_and_keeps_what_a_live_one_stages(
+    cfg, tiny_catalogue, tmp_path
+):
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # its pid names no process now
+    staging = cfg.archive / ".staging"
+    staging.mkdir(parents=True)
+    dead = staging / f"{ended.pid}.1.{'a' * 64}.csv.tmp"
+    dead.write_bytes(b"left by a killed run")
+    live = staging / f"{os.getpid()}.1.{'b' * 64}.csv.tmp"
+    live.write_bytes(b"another run, still going")
+    good = write_csv(tmp_path / "good.csv", good_rows())
+    [[receipt]] = ingest_plans(cfg, [(tiny_catalogue, [good])], as_of=AS_OF)
+    assert receipt["status"] == "accepted"
+    assert [p.name for p in staging.iterdir()] == [live.name]
