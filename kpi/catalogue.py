@@ -444,10 +444,13 @@ def load_catalogue(path: Path | str, floors: tuple[float, ...] | None = None) ->
     """Load and validate a catalogue file; raise CatalogueError naming every problem."""
     import yaml  # here: a run reads the validated catalogue from its JSON cache (~10 ms less)
 
+    # libyaml's loader when PyYAML has it: the same documents, ~0.1 CPU-s less for the bundled
+    # plan, which every `kpi` command (a night's, a clerk's, a test's) reads once
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     path = Path(path)
     floors = profile_floors() if floors is None else floors
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogueError(path, [f"cannot read: {exc}"]) from exc
     problems: list[str] = []
@@ -461,7 +464,7 @@ def load_catalogue(path: Path | str, floors: tuple[float, ...] | None = None) ->
         ) from exc
     dept_path = path.parent / plan.departments
     try:
-        reg = yaml.safe_load(dept_path.read_text(encoding="utf-8"))
+        reg = yaml.load(dept_path.read_text(encoding="utf-8"), Loader=loader)
         departments = [Department.model_validate(d) for d in reg["departments"]]
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValidationError) as exc:
         raise CatalogueError(path, [f"department register {dept_path.name}: {exc}"]) from exc

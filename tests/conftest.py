@@ -177,6 +177,12 @@ def tiny_catalogue(tmp_path: Path) -> Catalogue:
     return load_catalogue(write_catalogue(tmp_path / "catalogue", TINY_TARGETS))
 
 
+@pytest.fixture(scope="module")
+def module_tiny_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
+    """The tiny catalogue, written and loaded once for a module's fixture that is built once."""
+    return load_catalogue(write_catalogue(tmp_path_factory.mktemp("catalogue"), TINY_TARGETS))
+
+
 @pytest.fixture(scope="session")
 def hongqi() -> Catalogue:
     """The real catalogue of the bundled plan."""

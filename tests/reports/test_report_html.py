@@ -95,8 +95,9 @@ def expected_figure(row: dict, key: str):
 
 
 @pytest.fixture
-def report(seeded, tmp_path):
-    paths = write_reports(seeded.cfg, seeded.catalogue, seeded.as_of, tmp_path / "out")
+def report(written):
+    """The module's report (written once), parsed for this test alone."""
+    seeded, paths = written
     return seeded, paths, parse(paths["html"])
 
 
@@ -129,9 +130,9 @@ def test_each_detail_row_carries_the_mart_figures_as_data_attributes(report):
             assert got == expected_figure(row, key), (a["data-code"], key)
 
 
-def test_a_changed_mart_value_would_show_as_a_mismatch(report, tmp_path):
+def test_a_changed_mart_value_would_show_as_a_mismatch(seeded, tmp_path):
     # negative case: the comparison above is sensitive to a single figure
-    seeded, _, _ = report
+    write_reports(seeded.cfg, seeded.catalogue, seeded.as_of, tmp_path / "out")
     with duckdb.connect(str(seeded.cfg.warehouse)) as con:
         con.execute(
             "update mart.progress set gap_pp = gap_pp + 0.01 where target_code = 'urban_jobs'"
@@ -213,8 +214,8 @@ def test_tiles_and_tables_are_worst_first_with_the_catalogue_order_attached(repo
     assert len(boxes) >= 4
 
 
-def test_the_night_counts_the_files_of_its_runs_even_after_midnight(report, seeded):
-    _, _, page = report
+def test_the_night_counts_the_files_of_its_runs_even_after_midnight(report):
+    seeded, _, page = report
     night = next(a for tag, a in page.elements if "data-night-files" in a)
 
     # f (18:00 on the 15th) and 9 (00:40 on the 16th), both ingested by the night's runs
@@ -330,8 +331,8 @@ def test_the_report_links_each_file_page_and_the_index_of_the_validation_pages(r
     assert "校验" not in header
 
 
-def test_the_latest_report_of_a_plan_has_a_stable_address_with_working_links(report, seeded):
-    _, paths, _ = report
+def test_the_latest_report_of_a_plan_has_a_stable_address_with_working_links(report):
+    seeded, paths, _ = report
     out = paths["html"].parent
     latest = report_paths(out, "tiny-2023", seeded.as_of)["latest_html"]
 

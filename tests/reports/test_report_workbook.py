@@ -42,9 +42,9 @@ NAMES = {
 
 
 @pytest.fixture
-def workbook(seeded, tmp_path):
-    paths = write_reports(seeded.cfg, seeded.catalogue, seeded.as_of, tmp_path / "out")
-    return load_workbook(paths["workbook"])
+def workbook(written):
+    """The module's workbook, loaded for this test alone (openpyxl's reads can add cells)."""
+    return load_workbook(written[1]["workbook"])
 
 
 def header_row(ws, first: str) -> int:
