@@ -32,7 +32,14 @@ from kpi.contract import COLUMNS, STATUS_VOCAB
 from kpi.ingest.failpoints import failpoint
 from kpi.ingest.frame import YTD_KINDS, add_previous
 from kpi.ingest.inbox import skipped_receipt
-from kpi.ingest.prepare import Prepared, auto_workers, limits_of, prepared
+from kpi.ingest.prepare import (
+    Prepared,
+    archive_name,
+    auto_workers,
+    clear_staging,
+    limits_of,
+    prepared,
+)
 from kpi.ingest.quarantine import file_reason, listed, public, row_entries
 from kpi.ingest.store import compare, current_for_targets, load_batch, lookup_submissions
 from kpi.ingest.text import clip, stored_name
@@ -60,7 +67,6 @@ AHEAD_ROWS = 20_000
 # Frame columns filled from the warehouse's current values (rules reading them run after the
 # rows of earlier files are known to be accepted).
 PREVIOUS_COLUMNS = frozenset({"previous_value", "previous_period"})
-_ARCHIVE_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".csv")
 # Allocations between young collections during a run (Python's default is 700; 20,000
 # measured 1 s slower over 14,000 files than 100,000).
 GC_YOUNG = 100_000
@@ -199,6 +205,7 @@ class _File:
 
 def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_at, workers):
     workers = auto_workers(len(jobs)) if workers is None else max(1, workers)
+    clear_staging(str(cfg.archive))  # what a killed run staged and never renamed
     # Worker processes parse the next chunk while this process validates and loads one.
     stream = prepared(
         ((f.catalogue, f.path) for f in jobs),
@@ -207,6 +214,7 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
         workers,
         AHEAD_ROWS,
         AHEAD_FILES,
+        str(cfg.archive),
     )
     if workers > 1:
         # Importing GX takes seconds of this process's time, while it only waits for the
@@ -234,8 +242,12 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
                     )
                 chunk = [f for f in chunk if f not in gone]
                 if chunk:
-                    with connect(cfg) as con:
-                        _chunk(cfg, con, chunk, as_of, run_id, received_at, io, clock)
+                    try:
+                        with connect(cfg) as con:
+                            _chunk(cfg, con, chunk, as_of, run_id, received_at, io, clock)
+                    except BaseException:
+                        _unstage(chunk)  # nothing of the chunk is stored: no rename will come
+                        raise
                     failpoint("tidy")  # stored, nothing moved out of the inbox yet
                     _tidy(cfg, chunk)
                 for f in chunk:
@@ -333,6 +345,8 @@ def _chunk(
             o["is_current"] = False  # revised again later in this chunk
     for copy in copies:
         copy.result()
+    kept = set(deferred) if store else set()
+    _unstage([f for f in chunk if f not in kept])
     clock.lap("records")
     if store:
         for f in fresh:
@@ -764,8 +778,7 @@ def _archive_path(cfg: Settings, path: Path, sha: str) -> Path:
 
 
 def _archive_name(path: Path, sha: str) -> str:
-    ext = path.suffix.lower()
-    return f"{sha}{ext if ext in _ARCHIVE_EXTS else '.bin'}"
+    return archive_name(path, sha)
 
 
 def _archive_rel(cfg: Settings, path: Path, sha: str) -> str:
@@ -781,13 +794,25 @@ def _archive_rel(cfg: Settings, path: Path, sha: str) -> str:
 _ARCHIVE_REL: dict[tuple[Path, Path], str] = {}
 
 
-def _archive(cfg: Settings, path: Path, sha: str) -> None:
-    """Keep the raw file unchanged under its archive path; written once, atomically."""
+def _archive(cfg: Settings, path: Path, sha: str, staged: str | None = None) -> None:
+    """Keep the raw file unchanged under its archive path; written once, atomically.
+
+    `staged`: the bytes as the worker read them (archive/.staging/): renamed into place.
+    """
     # Paths as text: building pathlib paths cost the backfill more of this process's time than
     # the copies themselves (py-spy, BENCHMARKS.md); _archive_path is the same place.
     folder = os.path.join(cfg.archive, sha[:2])
     name = _archive_name(path, sha)
     dest = os.path.join(folder, name)
+    if staged is not None:
+        try:
+            os.replace(staged, dest)
+            return
+        except FileNotFoundError:  # the folder is new, or the staged copy was removed meanwhile
+            os.makedirs(folder, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # removed: copied below instead
+            os.replace(staged, dest)
+            return
     try:
         if os.stat(dest).st_size == os.stat(path).st_size:
             return
@@ -806,7 +831,18 @@ _MADE: set[str] = set()
 
 def _archive_all(cfg: Settings, files: list[_File]) -> None:
     for f in files:
-        _archive(cfg, f.path, f.sha)
+        _archive(cfg, f.path, f.sha, f.prep.staged)
+        f.prep.staged = None
+
+
+def _unstage(files: list[_File]) -> None:
+    """Remove the staged copies of files that will not be archived (refused, duplicates)."""
+    for f in files:
+        staged = f.prep.staged if f.prep is not None else None
+        if staged is not None:
+            f.prep.staged = None
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
 
 
 def _rel(cfg: Settings, p: Path) -> str:

@@ -45,9 +45,15 @@ POLL_SECONDS = 0.05  # how often a busy worker's clock and memory are looked at
 IDLE_KEPT = 1  # workers kept for this process's next run
 WORKER_NICENESS = 10  # added to the nice value of a pool's workers (a lower CPU priority)
 QUEUED = 16  # files queued on a worker: it keeps parsing while this process holds the GIL
+# After reading results, the feeding thread lets the next ones gather this long: one turn of its
+# loop per few files instead of one per file (each turn costs this process ~0.1 ms of Python).
+# Short beside the QUEUED files' parse time, and a pipe's 64 KB hold what gathers meanwhile.
+GATHER_SECONDS = 0.002
 RECYCLE_MB = 200  # a worker that grew beyond this after a file is not kept
 CATALOGUES_PER_WORKER = 32  # catalogues a worker keeps (a run sends a plan's files together)
 _COL_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ARCHIVE_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".csv")
+STAGING = ".staging"  # archive/.staging/: parsed files' bytes waiting to be renamed into place
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -66,6 +72,9 @@ class Prepared:
     raw: list[tuple[str, int, str]] = field(default_factory=list)  # (sheet, row, cells as JSON)
     blank_rows: int = 0  # template rows left blank (ignored)
     error: str | None = None  # the traceback of an unforeseen failure, for the log
+    # The bytes read, written to archive/.staging/ by the worker: the ingesting process renames
+    # the copy into place if the file is stored, and removes it if not.
+    staged: str | None = None
 
     @property
     def weight(self) -> int:
@@ -108,8 +117,14 @@ def _q(name: str) -> str:
     return f"文件“{clip(name)}”"
 
 
-def prepare_file(path: Path, catalogue, as_of: date, limits: Limits) -> Prepared:
-    """Read, hash and parse one file; never raises: what cannot be read is refused."""
+def prepare_file(
+    path: Path, catalogue, as_of: date, limits: Limits, archive: str | None = None
+) -> Prepared:
+    """Read, hash and parse one file; never raises: what cannot be read is refused.
+
+    With `archive` (the archive folder), a parsed file's bytes are staged for its archive path
+    (Prepared.staged), unless that path holds them already.
+    """
     name = display_name(path.name)  # the name on disk; nothing inside a file becomes a path
     try:
         st = os.lstat(path)
@@ -138,6 +153,8 @@ def prepare_file(path: Path, catalogue, as_of: date, limits: Limits) -> Prepared
     try:
         worker_failpoint(path.name)
         _parse(out, data, catalogue, as_of, limits)
+        if archive is not None and out.refusal is None:
+            out.staged = stage(archive, path, sha, data)
     except FileRefused as exc:
         out.refusal = (f"{_q(name)}{exc}", exc.code)
     except MemoryError:
@@ -172,6 +189,66 @@ def _parse(out: Prepared, data: bytes, catalogue, as_of: date, limits: Limits) -
     out.headers = {t.sheet: {f: h for f, (_, h) in t.columns.items()} for t in tables}
     out.raw = raw_rows(tables, out.records)
     out.blank_rows = sum(blank_template_rows(t) for t in tables)
+
+
+def archive_name(path: Path, sha: str) -> str:
+    """<sha><ext>: the name of a file's archived copy, by content."""
+    ext = path.suffix.lower()
+    return f"{sha}{ext if ext in ARCHIVE_EXTS else '.bin'}"
+
+
+def stage(archive: str, path: Path, sha: str, data: bytes) -> str | None:
+    """Write the bytes read to archive/.staging/; None if the archive holds them already.
+
+    The archive copy is then one rename in the ingesting process: writing copies there cost
+    it more kernel time than any other step of a backfill (BENCHMARKS.md, sixth pass). The
+    bytes are those hashed and parsed. A copy that cannot be staged is made there as before.
+    Named `<pid>.<n>.<name>.tmp`: a later run removes what a killed run left (clear_staging).
+    """
+    name = archive_name(path, sha)
+    try:
+        if os.stat(os.path.join(archive, sha[:2], name)).st_size == len(data):
+            return None
+    except OSError:
+        pass
+    folder = os.path.join(archive, STAGING)
+    _STAGED[0] += 1  # unique per file: a rename of an earlier one may be under way
+    tmp = os.path.join(folder, f"{os.getpid()}.{_STAGED[0]}.{name}.tmp")
+    try:
+        try:
+            fh = open(tmp, "wb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+            fh = open(tmp, "wb")  # noqa: SIM115
+        with fh:
+            fh.write(data)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return None
+    return tmp
+
+
+def clear_staging(archive: str) -> None:
+    """Remove staged copies left by workers that are gone (a run killed before renaming them)."""
+    folder = os.path.join(archive, STAGING)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.kill(int(name.split(".", 1)[0]), 0)
+            continue  # its worker lives (another run's, still staging)
+        except ProcessLookupError:
+            pass
+        except (ValueError, OSError):  # not a staged name, or a process of another user
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, name))
+
+
+_STAGED = [0]  # files staged by this process
 
 
 def identity(path: Path, max_bytes: int) -> tuple[int, str, bytes | None]:
@@ -262,13 +339,15 @@ def prepared(
     workers: int,
     ahead_rows: int = 20_000,
     ahead_files: int = 4_000,
+    archive: str | None = None,
 ) -> Iterator[Prepared]:
     """prepare_file for (catalogue, path) jobs, in order, by `workers` processes.
 
     Results are held ahead of the consumer up to about `ahead_rows` rows (or `ahead_files`
-    files); close() the iterator to stop the workers.
+    files); close() the iterator to stop the workers. With `archive`, parsed files are staged
+    there (prepare_file); the consumer renames or removes every Prepared.staged it is given.
     """
-    return _Pool(iter(jobs), as_of, limits, max(1, workers), ahead_rows, ahead_files)
+    return _Pool(iter(jobs), as_of, limits, max(1, workers), ahead_rows, ahead_files, archive)
 
 
 # --- the workers --------------------------------------------------------------------------------
@@ -319,7 +398,9 @@ class _Worker:
         with contextlib.suppress(OSError):
             stream.close()  # end of input: the worker exits
 
-    def give(self, index: int, catalogue, path: Path, as_of: date, limits: Limits) -> None:
+    def give(
+        self, index: int, catalogue, path: Path, as_of: date, limits: Limits, archive: str | None
+    ) -> None:
         """Queue one file (the catalogue travels once per worker)."""
         key = id(catalogue)
         if key not in self.catalogues:
@@ -333,7 +414,7 @@ class _Worker:
             if self.paused_at is not None:
                 self.paused_at = self.since
         self.tasks.append((index, catalogue, path))
-        self.send(("file", key, str(path), as_of, limits))
+        self.send(("file", key, str(path), as_of, limits, archive))
 
     def messages(self) -> list:
         """The complete messages that have arrived; EOFError once the worker is gone."""
@@ -432,8 +513,18 @@ class _Pool:
     budget runs from when the result before it was read, and only while its worker is read.
     """
 
-    def __init__(self, jobs: Iterator, as_of, limits: Limits, workers: int, rows: int, files: int):
+    def __init__(
+        self,
+        jobs: Iterator,
+        as_of,
+        limits: Limits,
+        workers: int,
+        rows: int,
+        files: int,
+        archive: str | None = None,
+    ):
         self.jobs = enumerate(jobs)
+        self.archive = archive
         self.retry: deque[tuple[int, tuple]] = deque()  # queued on a worker that was stopped
         self.as_of, self.limits = as_of, limits
         self.ahead_rows, self.ahead_files = rows, files
@@ -491,6 +582,12 @@ class _Pool:
             self.closing = True
             self.cond.notify_all()
         self.thread.join()
+        for _, p in self.results.values():  # parsed, never taken: their staged copies go
+            with contextlib.suppress(Exception):  # closing never fails on a leftover
+                p = pickle.loads(p) if isinstance(p, bytes) else p
+                if p.staged:
+                    os.unlink(p.staged)
+        self.results.clear()
         for w in self.workers:
             if w.tasks:
                 w.kill()
@@ -539,7 +636,7 @@ class _Pool:
                     if w not in self.workers:  # stopped meanwhile: its files go back
                         self.retry.append((index, (catalogue, path)))
                         continue
-                    w.give(index, catalogue, Path(path), self.as_of, self.limits)
+                    w.give(index, catalogue, Path(path), self.as_of, self.limits, self.archive)
                     failpoint("parse")  # a worker is reading a file
                 busy = any(w.tasks or not w.ready for w in self.workers)
                 if exhausted and not busy and not self.retry:
@@ -564,9 +661,12 @@ class _Pool:
                         self.cond.wait(0.1)  # the consumer is behind: wait for it
                     self._watch(sel, registered, memory_only=True)
                     continue
-                for key, _ in sel.select(POLL_SECONDS):
+                ready = sel.select(POLL_SECONDS)
+                for key, _ in ready:
                     self._read(sel, registered, key.data)
                 self._watch(sel, registered)
+                if ready:
+                    time.sleep(GATHER_SECONDS)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             with self.cond:
                 self.error = exc
@@ -730,12 +830,15 @@ def serve() -> None:
         elif kind == "reset":
             catalogues.clear()
         elif kind == "file":
-            _, key, path, as_of, limits = message
-            out = prepare_file(Path(path), catalogues[key], as_of, limits)
+            _, key, path, as_of, limits, archive = message
+            out = prepare_file(Path(path), catalogues[key], as_of, limits, archive)
             # Packed here, unpacked by the consumer: waiting results take a fifth of the memory.
             try:
                 packed = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
             except (pickle.PicklingError, TypeError, ValueError, MemoryError):
+                if out.staged:
+                    with contextlib.suppress(OSError):
+                        os.unlink(out.staged)
                 out = Prepared(out.name, out.size, out.mtime, out.sha, error=traceback.format_exc())
                 out.refusal = (f"{_q(out.name)}读取时发生意外错误，无法处理", "unexpected")
                 packed = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
