@@ -774,11 +774,7 @@ def _rejection(e: dict, base: dict) -> dict:
 
 def _archive_path(cfg: Settings, path: Path, sha: str) -> Path:
     """archive/<sha[:2]>/<sha><ext>: the raw file's copy, by content."""
-    return cfg.archive / sha[:2] / _archive_name(path, sha)
-
-
-def _archive_name(path: Path, sha: str) -> str:
-    return archive_name(path, sha)
+    return cfg.archive / sha[:2] / archive_name(path, sha)
 
 
 def _archive_rel(cfg: Settings, path: Path, sha: str) -> str:
@@ -787,7 +783,7 @@ def _archive_rel(cfg: Settings, path: Path, sha: str) -> str:
     folder = _ARCHIVE_REL.get(key)
     if folder is None:
         folder = _ARCHIVE_REL[key] = _rel(cfg, cfg.archive)
-    name = f"{sha[:2]}/{_archive_name(path, sha)}"
+    name = f"{sha[:2]}/{archive_name(path, sha)}"
     return name if folder == "." else f"{folder}/{name}"
 
 
@@ -802,7 +798,7 @@ def _archive(cfg: Settings, path: Path, sha: str, staged: str | None = None) -> 
     # Paths as text: building pathlib paths cost the backfill more of this process's time than
     # the copies themselves (py-spy, BENCHMARKS.md); _archive_path is the same place.
     folder = os.path.join(cfg.archive, sha[:2])
-    name = _archive_name(path, sha)
+    name = archive_name(path, sha)
     dest = os.path.join(folder, name)
     if staged is not None:
         try:
