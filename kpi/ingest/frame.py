@@ -471,33 +471,42 @@ YTD_KINDS = frozenset({"cumulative", "count"})
 
 def add_previous(records: list[dict], previous: dict[str, list[tuple[int, str, float]]]) -> None:
     """The latest earlier year-to-date value of the same target, from this file or the warehouse."""
+    keys = ("code", "target_kind", "period_index", "period", "value")
+    found = previous_values([tuple(rec[k] for k in keys) for rec in records], previous)
+    for rec, (value, period) in zip(records, found, strict=True):
+        rec["previous_value"], rec["previous_period"] = value, period
+
+
+def previous_values(
+    rows: list[tuple], previous: dict[str, list[tuple[int, str, float]]]
+) -> list[tuple[float | None, str | None]]:
+    """(previous_value, previous_period) of each (code, target_kind, period_index, period, value)."""
     # Only the rows of year-to-date kinds look anything up: pool only their targets' values.
-    wanted = {
-        rec["code"]
-        for rec in records
-        if rec["target_kind"] in YTD_KINDS and rec["period_index"] is not None
-    }
+    wanted = {code for code, kind, index, _, _ in rows if kind in YTD_KINDS and index is not None}
     pool: dict[str, list[tuple[int, str, float]]] = {
         k: list(v) for k, v in previous.items() if k in wanted
     }
-    for rec in records:
-        if (
-            rec["period_index"] is not None
-            and rec["value"] is not None
-            and rec["code"]
-            and rec["code"] in wanted
-        ):
-            pool.setdefault(rec["code"], []).append(
-                (rec["period_index"], rec["period"], rec["value"])
-            )
-    for rec in records:
-        rec["previous_value"], rec["previous_period"] = None, None
-        if rec["target_kind"] not in YTD_KINDS or rec["period_index"] is None:
-            continue
-        earlier = [
-            e
-            for e in pool.get(rec["code"], [])
-            if e[0] < rec["period_index"] and e[0] // 12 == rec["period_index"] // 12
-        ]
-        if earlier:
-            _, rec["previous_period"], rec["previous_value"] = max(earlier, key=lambda e: e[0])
+    for code, _, index, period, value in rows:
+        if index is not None and value is not None and code and code in wanted:
+            pool.setdefault(code, []).append((index, period, value))
+    out: list[tuple[float | None, str | None]] = []
+    for code, kind, index, _, _ in rows:
+        found = None, None
+        if kind in YTD_KINDS and index is not None:
+            earlier = [e for e in pool.get(code, []) if e[0] < index and e[0] // 12 == index // 12]
+            if earlier:
+                _, period, value = max(earlier, key=lambda e: e[0])
+                found = value, period
+        out.append(found)
+    return out
+
+
+def packed(records: list[dict], columns: list[str]) -> tuple[tuple[str, ...], list[tuple]]:
+    """frame_records' rows as one tuple each over the keys they hold (None where a row lacks one).
+
+    What the parsing workers send: a tuple unpickles, is read and is freed at a fraction of the
+    cost of a dict of some 60 keys (BENCHMARKS.md, seventh pass, part B).
+    """
+    held = set().union(*records) if records else set()
+    keys = tuple(k for k in columns if k in held)
+    return keys, [tuple(map(rec.get, keys)) for rec in records]
