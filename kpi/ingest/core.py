@@ -116,10 +116,13 @@ def ingest_plans(
     """
     as_of = as_of or clock.today(cfg.tz)
     batches = [(cat, [Path(p) for p in paths]) for cat, paths in batches]
-    jobs = [
-        _File(n, cat, p, from_inbox=False) for n, (cat, paths) in enumerate(batches) for p in paths
-    ]
-    _run(cfg, [cat for cat, _ in batches], jobs, as_of, run_id, received_at, workers)
+    with _collector():  # a backfill's files are tens of thousands of objects that live to the end
+        jobs = [
+            _File(n, cat, p, from_inbox=False)
+            for n, (cat, paths) in enumerate(batches)
+            for p in paths
+        ]
+        _run(cfg, [cat for cat, _ in batches], jobs, as_of, run_id, received_at, workers)
     out: list[list[dict]] = [[] for _ in batches]
     for job in jobs:
         out[job.batch].append(job.receipt)
@@ -130,8 +133,9 @@ def ingest_listed(
     cfg: Settings, catalogue, files: list[Path], as_of: date, run_id: str | None
 ) -> list[dict]:
     """Ingest a plan's inbox files (listed by `inbox.ingest_inbox`, in arrival order); receipts."""
-    jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
-    _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
+    with _collector():
+        jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
+        _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
     return [job.receipt for job in jobs]
 
 
@@ -223,13 +227,6 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
         threading.Thread(target=warm_up, daemon=True).start()
     clock = _Clock()
     todo = iter(jobs)
-    # The collector: what is alive now (catalogues, modules) lives through the run, and a run
-    # allocates millions of short-lived rows and dicts. Full collections rescanning the same
-    # objects, and young ones promoted only to die a moment later, cost a backfill ~3 s of
-    # this process's time (BENCHMARKS.md). Frozen and fewer collections; restored at the end.
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(thresholds[0], GC_YOUNG), *thresholds[1:])
     try:
         _sync(cfg, catalogues)
         clock.lap("sync")
@@ -260,6 +257,24 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
                 clock = _Clock()
     finally:
         stream.close()
+
+
+@contextlib.contextmanager
+def _collector():
+    """Fewer collections during a run, and none rescanning what lived before it; restored after.
+
+    What is alive at the start (catalogues, modules) lives through the run, and a run allocates
+    millions of short-lived rows and dicts. Full collections rescanning the same objects, and
+    young ones promoted only to die a moment later, cost a backfill ~3 s of this process's time
+    (BENCHMARKS.md); so did building a backfill's 36,000 files before the run began (seventh
+    pass, part B).
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], GC_YOUNG), *thresholds[1:])
+    try:
+        yield
+    finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
 
@@ -492,8 +507,8 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
     plan = f.catalogue.plan.code
     rows = f.rows
     # Only cumulative and count targets compare with earlier periods (frame.add_previous).
-    kinds = rows.values(["code", "target_kind"])
-    codes = {code for code, kind in zip(*kinds, strict=True) if code and kind in YTD_KINDS}
+    ytd = list(zip(*rows.values(_YTD_FIELDS), strict=True))
+    codes = {code for code, kind, *_ in ytd if code and kind in YTD_KINDS}
     previous: dict[str, list[tuple]] = {}
     for code in codes:
         for period, old in state.get((plan, code), {}).items():
@@ -502,7 +517,6 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
                 continue
             year, month = int(old.period_year), int(old.period_month)
             previous.setdefault(code, []).append((year * 12 + month - 1, period, value))
-    ytd = list(zip(*rows.values(list(_YTD_FIELDS)), strict=True))
     rows.previous = previous_values(ytd, previous)
     if any(r.severity == "critical" for r in later):
         # A rule that can quarantine on earlier files' values: this file's verdict must be known
@@ -576,8 +590,9 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
     flags: dict[int, list[str]] = {}
     for e in warnings:
         flags.setdefault(e["_rid"], []).append(e["rule"])
-    accepted = [rid for rid in rows.column(_RID) if rid not in quarantined]
-    dept = _file_department(rows.column("department_code"))
+    rids, departments = rows.values([_RID, "department_code"])
+    accepted = [rid for rid in rids if rid not in quarantined]
+    dept = _file_department(departments)
     status = "accepted" if not quarantined else ("partial" if accepted else "rejected")
 
     revisions = unchanged = 0
@@ -744,7 +759,7 @@ _OBS_FIELDS = (
     "note",
 )
 _OBS_RAW = ("value_raw", "unit_raw")
-_YTD_FIELDS = ("code", "target_kind", "period_index", "period", "value")
+_YTD_FIELDS = ["code", "target_kind", "period_index", "period", "value"]
 _RID = "_rid"
 
 

@@ -6,6 +6,7 @@ GX is imported only when a suite runs (the import alone costs about 2.5 s).
 from __future__ import annotations
 
 import json
+import operator
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -297,19 +298,29 @@ class FileRows:
         return self.values([name])[0]
 
     def values(self, names: list[str]) -> list[Sequence]:
-        """The columns' values, one list per name: what a frame of these rows would hold."""
+        """The columns' values, one sequence per name: what a frame of these rows would hold."""
         n = len(self.rows)
         if not n:
             return [[] for _ in names]
         at = self.index()
-        by_key = list(zip(*self.rows, strict=True)) if any(c in at for c in names) else []
-        out = []
+        later = self.previous is not None
+        held = [c for c in names if c in at and not (later and c in _PREVIOUS)]
+        # Only the columns asked for are picked from the rows (a row holds some 60).
+        if len(held) == 1:
+            i = at[held[0]]
+            picked = {held[0]: [row[i] for row in self.rows]}
+        elif held:
+            get = operator.itemgetter(*(at[c] for c in held))
+            picked = dict(zip(held, zip(*map(get, self.rows), strict=True), strict=True))
+        else:
+            picked = {}
+        out: list[Sequence] = []
         for c in names:
-            if self.previous is not None and c in _PREVIOUS:
+            if c in picked:
+                out.append(picked[c])
+            elif later and c in _PREVIOUS:
                 i = _PREVIOUS[c]
                 out.append([p[i] for p in self.previous])
-            elif c in at:
-                out.append(by_key[at[c]])
             else:
                 out.append([None] * n)
         return out
@@ -549,14 +560,20 @@ def _run_together(files: list[FileRows], rules: list[Rule]) -> list[tuple[int, F
 
 def _columns_of(files: list[FileRows], columns: list[str]) -> dict[str, list]:
     """The files' rows as one list per column (None where a row lacks the column)."""
-    # Each file's rows transposed at once (zip) and appended per column: no dict per row.
-    out: dict[str, list] = {c: [] for c in columns}
-    lists = [out[c] for c in columns]
+    # The columns picked from each row as a tuple, then all rows transposed at once (zip): no
+    # dict per row, and a list per column built in one pass.
+    picked: list[tuple] = []
     for f in files:
-        if f.rows:
-            for values, into in zip(f.values(columns), lists, strict=True):
-                into.extend(values)
-    return out
+        if not f.rows:
+            continue
+        at = f.index()
+        if len(columns) > 1 and f.previous is None and all(c in at for c in columns):
+            picked.extend(map(operator.itemgetter(*(at[c] for c in columns)), f.rows))
+        else:
+            picked.extend(zip(*f.values(columns), strict=True))
+    if not picked:
+        return {c: [] for c in columns}
+    return dict(zip(columns, map(list, zip(*picked, strict=True)), strict=True))
 
 
 def _plan_keyed(rule: Rule, bound: list[dict], data: dict, row_gid: list[int]):
