@@ -560,14 +560,22 @@ def _run_together(files: list[FileRows], rules: list[Rule]) -> list[tuple[int, F
 
 def _columns_of(files: list[FileRows], columns: list[str]) -> dict[str, list]:
     """The files' rows as one list per column (None where a row lacks the column)."""
-    # The columns picked from each row as a tuple, then all rows transposed at once (zip): no
-    # dict per row, and a list per column built in one pass.
+    if len(columns) < 2 or any(f.previous is not None for f in files):
+        # The pass over earlier periods' values (a few columns): each file's appended.
+        out: dict[str, list] = {c: [] for c in columns}
+        lists = [out[c] for c in columns]
+        for f in files:
+            for values, into in zip(f.values(columns), lists, strict=True):
+                into.extend(values)
+        return out
+    # The first pass (some 20 columns): the columns picked from each row as a tuple, then all
+    # rows transposed at once (zip). No dict per row, and a list per column built in one pass.
     picked: list[tuple] = []
     for f in files:
         if not f.rows:
             continue
         at = f.index()
-        if len(columns) > 1 and f.previous is None and all(c in at for c in columns):
+        if all(c in at for c in columns):
             picked.extend(map(operator.itemgetter(*(at[c] for c in columns)), f.rows))
         else:
             picked.extend(zip(*f.values(columns), strict=True))
