@@ -315,8 +315,12 @@ def raw_rows(tables, records: list[dict]) -> list[tuple[str, int, str]]:
             if (t.sheet, number) not in wanted:
                 continue
             row = {header[j]: cell_text(c) for j, c in enumerate(cells) if c is not None}
-            out.append((t.sheet, number, json.dumps(row, ensure_ascii=False)))
+            out.append((t.sheet, number, _JSON(row)))
     return out
+
+
+# json.dumps(row, ensure_ascii=False) without building an encoder for every row.
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _header_names(t) -> dict[int, str]:
