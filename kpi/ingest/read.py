@@ -487,11 +487,6 @@ def _scan_biff(stream: bytes, budget: _Budget) -> None:
 # --- calamine: the workbook, now known to be within the caps ----------------------------------
 
 
-def cell_value(cell: object) -> object:
-    """A cell as calamine returns it, with empty strings as None."""
-    return None if cell == "" else cell
-
-
 def _read_calamine(data: bytes, caps: Caps) -> list[Sheet]:
     from python_calamine import CalamineWorkbook, PasswordError
 
@@ -506,7 +501,8 @@ def _read_calamine(data: bytes, caps: Caps) -> list[Sheet]:
             height, width = sheet.height, sheet.width  # the area from A1 (the scan's bound)
             budget.check(name, height, width)
             budget.done(height, width)
-            # cell_value inlined: a Python call for each of the hundreds of cells of a workbook.
+            # Empty strings as None, inline: a function call for each of a workbook's hundreds of
+            # cells cost more.
             rows = [
                 [None if c == "" else c for c in row]
                 for row in sheet.to_python(skip_empty_area=False)
