@@ -92,6 +92,49 @@ def test_an_xlsx_is_measured_from_its_xml_before_calamine_builds_the_sheet():
     assert _refused(buf.getvalue(), "far.xlsx", Caps()) == "too_many_rows"
 
 
+def _edited_sheet(wb: bytes, old: str, new: str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(wb)) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    assert old in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(old, new).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '<c r="XFD1048576"><v>1</v></c>',
+        '<c t="n" r="XFD1048576"><v>1</v></c>',  # the position after another attribute
+        '<c\tr="XFD1048576"><v>1</v></c>',
+        '<c r="XFD1048576" t="n"><v>1</v></c><c><v>2</v></c>',  # then a cell without one
+        '<x:c xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+        ' r="XFD1048576"><x:v>1</x:v></x:c>',  # a prefixed tag
+    ],
+    ids=["plain", "after_another", "tab", "then_unplaced", "prefixed"],
+)
+def test_a_far_cell_is_refused_however_its_tag_is_written(cell):
+    wb = _edited_sheet(_xlsx(1, 2), "</sheetData>", f'<row r="1048576">{cell}</row></sheetData>')
+    assert _refused(wb, "far.xlsx", Caps()) == "too_many_rows"
+
+
+@pytest.mark.parametrize(
+    "written",
+    ['<c r="B20" t="n"><v>1</v></c>', '<c t="n" r="B20"><v>1</v></c>', '<c t="n"><v>1</v></c>'],
+    ids=["position_first", "position_after", "no_position"],
+)
+def test_the_quick_look_and_the_exact_scan_measure_a_sheet_alike(written):
+    # 20 x 2 from the quick look (every cell placed, the position first), or from the exact scan.
+    wb = _edited_sheet(_xlsx(2, 2), "</sheetData>", f'<row r="20">{written}</row></sheetData>')
+    assert _refused(wb, "a.xlsx", Caps(max_rows=19)) == "too_many_rows"
+    [sheet] = read_sheets(wb, "a.xlsx", Caps(max_rows=20, max_columns=2, max_cells=40))
+    assert len(sheet.rows) == 20
+
+
 def test_cells_without_a_value_do_not_count_towards_the_caps():
     import openpyxl
     from openpyxl.styles import Font

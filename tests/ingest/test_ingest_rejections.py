@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import zipfile
 
 import pytest
 from ingest_helpers import AS_OF, HEADER, good_rows, query, r, write_csv, write_xlsx
 
 from kpi.ingest import ingest_files
+from kpi.ingest.prepare import identity
 
 GOOD = r("科技局", "2023-06", "hightech_firms", "家", 12)
 
@@ -376,6 +378,19 @@ def test_a_file_over_the_size_cap_is_refused_unread(cfg, tiny_catalogue, tmp_pat
     small = dataclasses.replace(cfg, max_file_bytes=path.stat().st_size - 1)
     [receipt] = ingest_files(small, tiny_catalogue, [path], as_of=AS_OF)
     assert receipt["refusal"] == "too_large" and "超过上限" in receipt["reason"]
+
+
+def test_a_file_is_read_whole_up_to_the_cap_and_named_by_its_first_bytes_and_size_beyond(
+    tmp_path,
+):
+    data = bytes(range(256)) * 12_000  # 3 MB: more than one read of a megabyte
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    assert identity(path, len(data)) == (len(data), hashlib.sha256(data).hexdigest(), data)
+    over = hashlib.sha256(data[:-1])
+    over.update(f":{len(data)}".encode())
+    assert identity(path, len(data) - 1) == (len(data), over.hexdigest(), None)
+    assert identity(tmp_path, 100)[0] == -1  # a folder cannot be read: unreadable, not refused here
 
 
 def test_an_xlsx_that_unpacks_beyond_the_cap_is_refused_before_it_is_opened(
