@@ -71,7 +71,7 @@ def main() -> None:
     args = ap.parse_args()
     files = chunk(args.plans, args.rows)
     rules = tuple(r for r in v.load_rules() if not v.rule_columns(r) & PREVIOUS_COLUMNS)
-    print(f"{len(files)} files, {sum(len(f.records) for f in files)} rows, {args.plans} plans")
+    print(f"{len(files)} files, {sum(len(f.rows) for f in files)} rows, {args.plans} plans")
     v.warm_up()
     v.run_rules_many(files[:2], rules)  # GX's first run and the shape cache are not measured
 

@@ -16,6 +16,7 @@ import gc
 import hashlib
 import json
 import logging
+import operator
 import os
 import resource
 import shutil
@@ -30,7 +31,7 @@ from kpi import clock
 from kpi.config import Settings
 from kpi.contract import COLUMNS, STATUS_VOCAB
 from kpi.ingest.failpoints import failpoint
-from kpi.ingest.frame import YTD_KINDS, add_previous
+from kpi.ingest.frame import YTD_KINDS, previous_values
 from kpi.ingest.inbox import skipped_receipt
 from kpi.ingest.prepare import (
     Prepared,
@@ -115,10 +116,13 @@ def ingest_plans(
     """
     as_of = as_of or clock.today(cfg.tz)
     batches = [(cat, [Path(p) for p in paths]) for cat, paths in batches]
-    jobs = [
-        _File(n, cat, p, from_inbox=False) for n, (cat, paths) in enumerate(batches) for p in paths
-    ]
-    _run(cfg, [cat for cat, _ in batches], jobs, as_of, run_id, received_at, workers)
+    with _collector():  # a backfill's files are tens of thousands of objects that live to the end
+        jobs = [
+            _File(n, cat, p, from_inbox=False)
+            for n, (cat, paths) in enumerate(batches)
+            for p in paths
+        ]
+        _run(cfg, [cat for cat, _ in batches], jobs, as_of, run_id, received_at, workers)
     out: list[list[dict]] = [[] for _ in batches]
     for job in jobs:
         out[job.batch].append(job.receipt)
@@ -129,8 +133,9 @@ def ingest_listed(
     cfg: Settings, catalogue, files: list[Path], as_of: date, run_id: str | None
 ) -> list[dict]:
     """Ingest a plan's inbox files (listed by `inbox.ingest_inbox`, in arrival order); receipts."""
-    jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
-    _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
+    with _collector():
+        jobs = [_File(0, catalogue, p, from_inbox=True) for p in files]
+        _run(cfg, [catalogue], jobs, as_of, run_id, None, None)
     return [job.receipt for job in jobs]
 
 
@@ -222,13 +227,6 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
         threading.Thread(target=warm_up, daemon=True).start()
     clock = _Clock()
     todo = iter(jobs)
-    # The collector: what is alive now (catalogues, modules) lives through the run, and a run
-    # allocates millions of short-lived rows and dicts. Full collections rescanning the same
-    # objects, and young ones promoted only to die a moment later, cost a backfill ~3 s of
-    # this process's time (BENCHMARKS.md). Frozen and fewer collections; restored at the end.
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(thresholds[0], GC_YOUNG), *thresholds[1:])
     try:
         _sync(cfg, catalogues)
         clock.lap("sync")
@@ -259,6 +257,24 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
                 clock = _Clock()
     finally:
         stream.close()
+
+
+@contextlib.contextmanager
+def _collector():
+    """Fewer collections during a run, and none rescanning what lived before it; restored after.
+
+    What is alive at the start (catalogues, modules) lives through the run, and a run allocates
+    millions of short-lived rows and dicts. Full collections rescanning the same objects, and
+    young ones promoted only to die a moment later, cost a backfill ~3 s of this process's time
+    (BENCHMARKS.md); so did building a backfill's 36,000 files before the run began (seventh
+    pass, part B).
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], GC_YOUNG), *thresholds[1:])
+    try:
+        yield
+    finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
 
@@ -354,7 +370,7 @@ def _chunk(
                 log.info(
                     "loading %s: %d rows, %d quarantined",
                     f.name,
-                    len(f.rows.records),
+                    len(f.rows.rows),
                     len(f.quarantined),
                 )
         load_batch(con, submissions, rows, observations, rejections, superseded_stored)
@@ -425,13 +441,11 @@ def _parse(f: _File, as_of: date) -> None:
     if p.refusal is not None:
         f.refusal = _Refusal(*p.refusal)
         return
-    f.rows = FileRows(p.records, p.columns, _params(f.catalogue, as_of))
+    f.rows = FileRows(p.rows, p.columns, _params(f.catalogue, as_of), keys=p.keys)
 
 
 def _pairs(files: list[_File]) -> list[tuple[str, str]]:
-    pairs = {
-        (f.catalogue.plan.code, rec["code"]) for f in files for rec in f.rows.records if rec["code"]
-    }
+    pairs = {(f.catalogue.plan.code, code) for f in files for code in f.rows.column("code") if code}
     return sorted(pairs)
 
 
@@ -491,9 +505,10 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
         f.refusal = _Refusal(*refused)
         return
     plan = f.catalogue.plan.code
-    records = f.rows.records
+    rows = f.rows
     # Only cumulative and count targets compare with earlier periods (frame.add_previous).
-    codes = {rec["code"] for rec in records if rec["code"] and rec["target_kind"] in YTD_KINDS}
+    ytd = list(zip(*rows.values(_YTD_FIELDS), strict=True))
+    codes = {code for code, kind, *_ in ytd if code and kind in YTD_KINDS}
     previous: dict[str, list[tuple]] = {}
     for code in codes:
         for period, old in state.get((plan, code), {}).items():
@@ -502,7 +517,7 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
                 continue
             year, month = int(old.period_year), int(old.period_month)
             previous.setdefault(code, []).append((year * 12 + month - 1, period, value))
-    add_previous(records, previous)
+    rows.previous = previous_values(ytd, previous)
     if any(r.severity == "critical" for r in later):
         # A rule that can quarantine on earlier files' values: this file's verdict must be known
         # before the next file reads it. Exact, and one GX run per file.
@@ -515,13 +530,18 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
         for rid in x.rids
     }
     outcome, changes = {}, []
-    for rec in records:
-        if rec["_rid"] in critical:
+    at = rows.index()
+    rid_at, fields = at[_RID], operator.itemgetter(*(at[k] for k in _OBS_FIELDS))
+    raw_at = [at.get(k) for k in _OBS_RAW]  # a file without those columns has no such keys
+    for row in rows.rows:
+        rid = row[rid_at]
+        if rid in critical:
             continue
-        obs = _observation(rec, f.base, [])
+        raw = [None if i is None else row[i] for i in raw_at]
+        obs = _observation(fields(row), *raw, f.base, [])
         key = (plan, obs["target_code"])
         kind, revision_no, supersedes = compare(obs, state.get(key, {}).get(obs["period"]))
-        outcome[rec["_rid"]] = (kind, obs)
+        outcome[rid] = (kind, obs)
         if kind != "unchanged":
             obs.update(revision_no=revision_no, supersedes=supersedes)
             changes.append((key, obs))
@@ -552,9 +572,11 @@ class _Current:
 def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, superseded):
     """The receipt and the records of a readable file (accepted, partial or all rows rejected)."""
     name, sha, base = f.name, f.id, f.base
-    records = f.rows.records
-    params = f.rows.params
+    rows = f.rows
+    params = rows.params
     headers = f.prep.headers
+    # Dicts of the rows only for a file whose rows are reported one by one (few files).
+    records = rows.records if any(x.rule.scope == "row" for x in f.findings) else []
     entries = row_entries(records, f.findings, file_name=name, headers=headers, params=params)
     critical = [e for e in entries if e["severity"] == "critical"]
     quarantined = {e["_rid"] for e in critical}
@@ -568,17 +590,18 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
     flags: dict[int, list[str]] = {}
     for e in warnings:
         flags.setdefault(e["_rid"], []).append(e["rule"])
-    accepted = [rec for rec in records if rec["_rid"] not in quarantined]
-    dept = _file_department(records)
+    rids, departments = rows.values([_RID, "department_code"])
+    accepted = [rid for rid in rids if rid not in quarantined]
+    dept = _file_department(departments)
     status = "accepted" if not quarantined else ("partial" if accepted else "rejected")
 
     revisions = unchanged = 0
-    for rec in accepted:
-        kind, obs = f.outcome[rec["_rid"]]
+    for rid in accepted:
+        kind, obs = f.outcome[rid]
         if kind == "unchanged":
             unchanged += 1  # the same value again is not a revision
             continue
-        obs["flags"] = flags.get(int(rec["_rid"]), [])
+        obs["flags"] = flags.get(int(rid), [])
         if kind == "revision":
             revisions += 1
             superseded.append(obs["supersedes"])
@@ -615,7 +638,7 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
         "ingested_at": clock.local_now(cfg.tz),
         "status": status,
         "reason_zh": None,
-        "n_rows": len(records),
+        "n_rows": len(rows.rows),
         "n_accepted": len(accepted),
         "n_rejected": len(quarantined),
         "n_warnings": len({e["_rid"] for e in warnings}),
@@ -697,11 +720,10 @@ def _new_params(catalogue, as_of: date) -> dict:
     }
 
 
-def _file_department(records: list[dict]) -> str | None:
+def _file_department(departments) -> str | None:
     """The most frequent department code; of equally frequent ones, the first seen."""
     codes: dict[str, int] = {}
-    for rec in records:
-        c = rec["department_code"]
+    for c in departments:
         if isinstance(c, str):
             codes[c] = codes.get(c, 0) + 1
     # max keeps the first of equal counts, as Counter.most_common(1) does.
@@ -716,37 +738,81 @@ def _none(v):
     return None if v is None or (isinstance(v, float) and v != v) else v
 
 
-def _observation(r: dict, base: dict, flags: list[str]) -> dict:
-    year, month = int(r["period_year"]), int(r["period_month"])
-    done = _none(r["completion_date"])
+# What an observation is made of (a row's fields, in _observation's order), what it reads to
+# find earlier year-to-date values, and the raw cells a file may lack (no such column).
+_OBS_FIELDS = (
+    "period_year",
+    "period_month",
+    "completion_date",
+    "sheet",
+    "row",
+    "code",
+    "department_code",
+    "period",
+    "period_start_month",
+    "value",
+    "unit",
+    "growth_pct",
+    "prior_value",
+    "reference_value",
+    "milestone_status",
+    "note",
+)
+_OBS_RAW = ("value_raw", "unit_raw")
+_YTD_FIELDS = ["code", "target_kind", "period_index", "period", "value"]
+_RID = "_rid"
+
+
+def _observation(fields: tuple, value_raw, unit_raw, base: dict, flags: list[str]) -> dict:
+    """The staged observation of one accepted row: `fields` are its _OBS_FIELDS."""
+    (
+        year,
+        month,
+        done,
+        sheet,
+        row,
+        code,
+        department,
+        period,
+        start_month,
+        value,
+        unit,
+        growth_pct,
+        prior_value,
+        reference_value,
+        milestone_status,
+        note,
+    ) = fields
+    year, month = int(year), int(month)
+    done = _none(done)
     end = _MONTH_END.get((year, month))
     if end is None:
         end = _MONTH_END[(year, month)] = month_end(year, month)
     return {
-        "obs_id": f"{base['submission_id'][:16]}:{r['sheet']}:{int(r['row'])}",
+        "obs_id": f"{base['submission_id'][:16]}:{sheet}:{int(row)}",
         "plan_code": base["plan_code"],
-        "target_code": r["code"],
-        "department_code": r["department_code"],
-        "period": r["period"],
+        "target_code": code,
+        "department_code": department,
+        "period": period,
         "period_year": year,
         "period_month": month,
-        "period_start_month": int(r["period_start_month"]),
+        "period_start_month": int(start_month),
         "period_end": end,
-        "value": _none(r["value"]),
-        "unit": _none(r["unit"]),
-        "value_raw": r.get("value_raw") or None,
-        "unit_raw": r.get("unit_raw") or None,
-        "growth_pct": _none(r["growth_pct"]),
-        "prior_value": _none(r["prior_value"]),
-        "reference_value": _none(r["reference_value"]),
-        "milestone_status": _none(r["milestone_status"]),
+        "value": _none(value),
+        "unit": _none(unit),
+        "value_raw": value_raw or None,
+        "unit_raw": unit_raw or None,
+        "growth_pct": _none(growth_pct),
+        "prior_value": _none(prior_value),
+        "reference_value": _none(reference_value),
+        "milestone_status": _none(milestone_status),
         "completion_date": date.fromisoformat(done) if done else None,
-        "note": _none(r["note"]),
+        "note": _none(note),
         "flags": flags,
         "submission_id": base["submission_id"],
         "file_name": base["file_name"],
-        "sheet": r["sheet"],
-        "row_number": int(r["row"]),
+        "sheet": sheet,
+        "row_number": int(row),
         "received_at": base["received_at"],
         "revision_no": 1,
         "supersedes": None,

@@ -26,6 +26,13 @@ NUMERIC_FIELDS = ("value", "growth_pct", "prior_value", "reference_value")
 RANGE_FACTOR = 5.0
 GROWTH_KINDS = ("growth_rate", "relative")
 HEADER_ZH = {c.field: c.header_zh for c in COLUMNS}
+# A row's key names, made once: keys built per row (f-strings) were new strings in every row,
+# which the workers' pickles then carried in full and the ingesting process hashed again.
+_RAW_KEY = {c.field: f"{c.field}_raw" for c in COLUMNS}
+_NUMERIC_KEYS = tuple(
+    (f, f"{f}_present", f"{f}_detail", f"{f}_num", f"{f}_numeric") for f in NUMERIC_FIELDS
+)
+_KIND_FIELDS_ZH = {k: "或".join(f"“{HEADER_ZH[f]}”" for f in v) for k, v in KIND_FIELDS.items()}
 _DATE = re.compile(r"^(\d{4})(?:[-/.]|年)(\d{1,2})(?:[-/.]|月)(\d{1,2})日?$")
 
 
@@ -206,20 +213,20 @@ def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[
     Batch ingestion works on these plain records: building a DataFrame per file would cost more
     than reading the file.
     """
-    lookups = _Lookups(catalogue)
+    lookups = _lookups(catalogue)
     records: list[dict] = []
     cells_of: list[dict] = []
     for t in tables:
-        where = [(c.field, t.columns.get(c.field, (None,))[0]) for c in COLUMNS]
+        where = [(c.field, _RAW_KEY[c.field], t.columns.get(c.field, (None,))[0]) for c in COLUMNS]
         for number, row in t.rows:
             if not _is_data_row(row, t.columns):
                 continue
             rec: dict = {"_rid": len(records), "sheet": t.sheet, "row": number}
             cells = {}
-            for f, j in where:
+            for f, key, j in where:
                 cell = row[j] if j is not None and j < len(row) else None
                 cells[f] = cell
-                rec[f"{f}_raw"] = cell_text(cell)
+                rec[key] = cell_text(cell)
             records.append(rec)
             cells_of.append(cells)
 
@@ -242,7 +249,7 @@ def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[
 
     present = set.intersection(*(set(t.columns) for t in tables)) if tables else set()
     # A column absent from some sheet is absent from the file: the suite checks required ones.
-    absent = [f"{c.field}_raw" for c in COLUMNS if c.field not in present]
+    absent = [_RAW_KEY[c.field] for c in COLUMNS if c.field not in present]
     for rec in records:
         for k in absent:
             del rec[k]
@@ -262,14 +269,24 @@ def _empty_columns(lookups: _Lookups) -> list[str]:
     """Every column of a frame, for a file without data rows: each rule still finds its column."""
     rec: dict = {"_rid": 0, "sheet": "", "row": 0}
     for c in COLUMNS:
-        rec[f"{c.field}_raw"] = ""
+        rec[_RAW_KEY[c.field]] = ""
     _derive(rec, dict.fromkeys((c.field for c in COLUMNS), None), None, lookups)
     _add_duplicates([rec])
     return list(rec)
 
 
+def _lookups(catalogue) -> _Lookups:
+    """The catalogue's _Lookups, kept while it lives: a worker parses a plan's files in a row."""
+    hit = _LOOKUPS.get(id(catalogue))
+    if hit is None or hit.catalogue is not catalogue:  # an id is unique only while it lives
+        if len(_LOOKUPS) >= 64:  # a long-lived process: forget old runs' plans
+            _LOOKUPS.clear()
+        hit = _LOOKUPS[id(catalogue)] = _Lookups(catalogue)
+    return hit
+
+
 class _Lookups:
-    """A catalogue's targets and departments by key, built once per file instead of per row."""
+    """A catalogue's targets and departments by key, built once per catalogue, not per row."""
 
     def __init__(self, catalogue):
         self.catalogue = catalogue
@@ -278,10 +295,17 @@ class _Lookups:
         self._named: dict[str, object] = {}
 
     def resolve(self, text: str):
-        """catalogue.resolve_department, remembered for the file."""
+        """catalogue.resolve_department, remembered (a file's rows name a few departments)."""
         if text not in self._named:
+            if len(self._named) >= NAMES_KEPT:  # rows of any text: bounded whatever files hold
+                self._named.clear()
             self._named[text] = self.catalogue.resolve_department(text)
         return self._named[text]
+
+
+NAMES_KEPT = 4096  # department texts remembered per catalogue
+# id(catalogue) -> its _Lookups (which holds the catalogue, so that the id stays its own).
+_LOOKUPS: dict[int, _Lookups] = {}
 
 
 def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) -> None:
@@ -304,16 +328,16 @@ def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) ->
     rec["period_index"] = period.index if period else None
 
     nums = {}
-    for f in NUMERIC_FIELDS:
-        rec[f"{f}_present"] = not _blank(cells[f])
+    for f, present_key, detail_key, num_key, numeric_key in _NUMERIC_KEYS:
+        present = rec[present_key] = not _blank(cells[f])
         try:
             n = parse_number(cells[f])
-            rec[f"{f}_detail"] = None
+            rec[detail_key] = None
         except NumberError as exc:
-            n, rec[f"{f}_detail"] = None, exc.detail
+            n, rec[detail_key] = None, exc.detail
         nums[f] = n
-        rec[f"{f}_num"] = n.value if n else None
-        rec[f"{f}_numeric"] = (n is not None) if rec[f"{f}_present"] else None
+        rec[num_key] = n.value if n else None
+        rec[numeric_key] = (n is not None) if present else None
 
     # Growth and reference figures are percentages as written; levels convert to a unit.
     rec["growth_pct"] = rec["growth_pct_num"]
@@ -331,9 +355,9 @@ def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) ->
                 rec[f], rec["unit"] = _to_canonical(n.value, n.percent, unit_raw, unit_to)
             except UnitError as exc:
                 rec["unit_detail"] = str(exc)
-    for f in ("value", "prior_value"):  # None where no conversion was asked for
-        given = target is not None and nums[f] is not None
-        rec[f"{f}_converted"] = (rec[f] is not None) if given else None
+    for f, key in (("value", "value_converted"), ("prior_value", "prior_value_converted")):
+        given = target is not None and nums[f] is not None  # None where no conversion was asked for
+        rec[key] = (rec[f] is not None) if given else None
     rec["value_min"], rec["value_max"] = _value_bounds(target, rec["unit"])
 
     status = _fold_text(cells["status"])
@@ -361,7 +385,7 @@ def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) ->
         else:
             ok = any(filled[f] for f in fields)
         rec["kind_filled"], rec["kind_field"] = ok, fields[0]
-        rec["kind_fields_zh"] = "或".join(f"“{HEADER_ZH[f]}”" for f in fields)
+        rec["kind_fields_zh"] = _KIND_FIELDS_ZH[kind]
 
 
 def _to_canonical(
@@ -447,33 +471,42 @@ YTD_KINDS = frozenset({"cumulative", "count"})
 
 def add_previous(records: list[dict], previous: dict[str, list[tuple[int, str, float]]]) -> None:
     """The latest earlier year-to-date value of the same target, from this file or the warehouse."""
+    keys = ("code", "target_kind", "period_index", "period", "value")
+    found = previous_values([tuple(rec[k] for k in keys) for rec in records], previous)
+    for rec, (value, period) in zip(records, found, strict=True):
+        rec["previous_value"], rec["previous_period"] = value, period
+
+
+def previous_values(
+    rows: list[tuple], previous: dict[str, list[tuple[int, str, float]]]
+) -> list[tuple[float | None, str | None]]:
+    """(previous_value, previous_period) of each (code, target_kind, period_index, period, value)."""
     # Only the rows of year-to-date kinds look anything up: pool only their targets' values.
-    wanted = {
-        rec["code"]
-        for rec in records
-        if rec["target_kind"] in YTD_KINDS and rec["period_index"] is not None
-    }
+    wanted = {code for code, kind, index, _, _ in rows if kind in YTD_KINDS and index is not None}
     pool: dict[str, list[tuple[int, str, float]]] = {
         k: list(v) for k, v in previous.items() if k in wanted
     }
-    for rec in records:
-        if (
-            rec["period_index"] is not None
-            and rec["value"] is not None
-            and rec["code"]
-            and rec["code"] in wanted
-        ):
-            pool.setdefault(rec["code"], []).append(
-                (rec["period_index"], rec["period"], rec["value"])
-            )
-    for rec in records:
-        rec["previous_value"], rec["previous_period"] = None, None
-        if rec["target_kind"] not in YTD_KINDS or rec["period_index"] is None:
-            continue
-        earlier = [
-            e
-            for e in pool.get(rec["code"], [])
-            if e[0] < rec["period_index"] and e[0] // 12 == rec["period_index"] // 12
-        ]
-        if earlier:
-            _, rec["previous_period"], rec["previous_value"] = max(earlier, key=lambda e: e[0])
+    for code, _, index, period, value in rows:
+        if index is not None and value is not None and code and code in wanted:
+            pool.setdefault(code, []).append((index, period, value))
+    out: list[tuple[float | None, str | None]] = []
+    for code, kind, index, _, _ in rows:
+        found = None, None
+        if kind in YTD_KINDS and index is not None:
+            earlier = [e for e in pool.get(code, []) if e[0] < index and e[0] // 12 == index // 12]
+            if earlier:
+                _, period, value = max(earlier, key=lambda e: e[0])
+                found = value, period
+        out.append(found)
+    return out
+
+
+def packed(records: list[dict], columns: list[str]) -> tuple[tuple[str, ...], list[tuple]]:
+    """frame_records' rows as one tuple each over the keys they hold (None where a row lacks one).
+
+    What the parsing workers send: a tuple unpickles, is read and is freed at a fraction of the
+    cost of a dict of some 60 keys (BENCHMARKS.md, seventh pass, part B).
+    """
+    held = set().union(*records) if records else set()
+    keys = tuple(k for k in columns if k in held)
+    return keys, [tuple(map(rec.get, keys)) for rec in records]

@@ -33,7 +33,7 @@ from datetime import date
 from pathlib import Path
 
 from kpi.ingest.failpoints import failpoint, worker_failpoint
-from kpi.ingest.frame import blank_template_rows, cell_text, find_table, frame_records
+from kpi.ingest.frame import blank_template_rows, cell_text, find_table, frame_records, packed
 from kpi.ingest.read import Caps, FileRefused, read_sheets
 from kpi.ingest.text import clip, display_name, name_key
 
@@ -66,7 +66,8 @@ class Prepared:
     mtime: float
     sha: str
     refusal: tuple[str, str] | None = None  # (reason in Chinese, code)
-    records: list[dict] | None = None  # build_frame's rows as dicts
+    rows: list[tuple] | None = None  # build_frame's rows, one tuple each over `keys` (packed)
+    keys: tuple[str, ...] = ()
     columns: list[str] = field(default_factory=list)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet -> field -> header
     raw: list[tuple[str, int, str]] = field(default_factory=list)  # (sheet, row, cells as JSON)
@@ -79,7 +80,14 @@ class Prepared:
     @property
     def weight(self) -> int:
         """What holding this result costs, in rows (a file counts as one row at least)."""
-        return len(self.records or ()) + 1
+        return len(self.rows or ()) + 1
+
+    @property
+    def records(self) -> list[dict] | None:
+        """The rows as dicts (build_frame's rows without the previous-period columns)."""
+        if self.rows is None:
+            return None
+        return [dict(zip(self.keys, row, strict=True)) for row in self.rows]
 
 
 @dataclass(frozen=True)
@@ -158,10 +166,10 @@ def prepare_file(
     except FileRefused as exc:
         out.refusal = (f"{_q(name)}{exc}", exc.code)
     except MemoryError:
-        out.records, out.raw = None, []
+        out.rows, out.raw = None, []
         out.refusal = memory_refusal(name, limits)
     except Exception:  # a bug or a case nobody foresaw: the file is refused, the night goes on
-        out.records, out.raw = None, []
+        out.rows, out.raw = None, []
         out.error = traceback.format_exc()
         out.refusal = (
             f"{_q(name)}读取时发生意外错误，无法处理，请检查文件后重新报送（已记录，管理员可查看日志）",
@@ -185,9 +193,10 @@ def _parse(out: Prepared, data: bytes, catalogue, as_of: date, limits: Limits) -
                 "no_header",
             )
         return
-    out.records, out.columns = frame_records(tables, catalogue, as_of=as_of)
+    records, out.columns = frame_records(tables, catalogue, as_of=as_of)
+    out.keys, out.rows = packed(records, out.columns)
     out.headers = {t.sheet: {f: h for f, (_, h) in t.columns.items()} for t in tables}
-    out.raw = raw_rows(tables, out.records)
+    out.raw = raw_rows(tables, records)
     out.blank_rows = sum(blank_template_rows(t) for t in tables)
 
 

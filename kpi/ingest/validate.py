@@ -6,7 +6,9 @@ GX is imported only when a suite runs (the import alone costs about 2.5 s).
 from __future__ import annotations
 
 import json
+import operator
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +18,7 @@ import pandas as pd
 import yaml
 
 from kpi.config import ROOT
+from kpi.ingest.frame import packed
 
 SUITE_DIR = ROOT / "expectations"
 SEVERITIES = ("critical", "warning")
@@ -258,13 +261,86 @@ _COLUMN_KWARGS = ("column", "column_A", "column_B")
 _LIST_KWARGS = ("column_list",)
 
 
-@dataclass
 class FileRows:
-    """The rows of one file for batch validation: build_frame's rows as dicts, its columns."""
+    """The rows of one file for batch validation: build_frame's rows, its columns, its params.
 
-    records: list[dict]
-    columns: list[str]
-    params: dict
+    Rows are held as the parsing workers send them, one tuple per row over `keys`
+    (kpi.ingest.frame.packed); given as dicts (tests, benchmarks), they are packed the same way.
+    Dicts are built again only for a file whose rows are reported one by one (`records`).
+    """
+
+    __slots__ = ("keys", "rows", "columns", "params", "previous", "_at")
+
+    def __init__(
+        self,
+        records: list,
+        columns: list[str],
+        params: dict,
+        *,
+        keys: tuple[str, ...] | None = None,
+    ):
+        if keys is None:
+            keys, records = packed(records, columns)
+        self.keys, self.rows, self.columns, self.params = keys, records, columns, params
+        # (previous_value, previous_period) per row once the warehouse's values are known: the
+        # frame's two PREVIOUS columns (frame.add_previous).
+        self.previous: list[tuple] | None = None
+        self._at: dict[str, int] | None = None
+
+    def index(self) -> dict[str, int]:
+        """Key -> its position in a row (shared by the files of one shape)."""
+        if self._at is None:
+            self._at = _index(self.keys)
+        return self._at
+
+    def column(self, name: str) -> Sequence:
+        """One column's values, row by row (None where the rows do not hold it)."""
+        return self.values([name])[0]
+
+    def values(self, names: list[str]) -> list[Sequence]:
+        """The columns' values, one sequence per name: what a frame of these rows would hold."""
+        n = len(self.rows)
+        if not n:
+            return [[] for _ in names]
+        at = self.index()
+        later = self.previous is not None
+        held = [c for c in names if c in at and not (later and c in _PREVIOUS)]
+        # Only the columns asked for are picked from the rows (a row holds some 60).
+        if len(held) == 1:
+            i = at[held[0]]
+            picked = {held[0]: [row[i] for row in self.rows]}
+        elif held:
+            get = operator.itemgetter(*(at[c] for c in held))
+            picked = dict(zip(held, zip(*map(get, self.rows), strict=True), strict=True))
+        else:
+            picked = {}
+        out: list[Sequence] = []
+        for c in names:
+            if c in picked:
+                out.append(picked[c])
+            elif later and c in _PREVIOUS:
+                i = _PREVIOUS[c]
+                out.append([p[i] for p in self.previous])
+            else:
+                out.append([None] * n)
+        return out
+
+    @property
+    def records(self) -> list[dict]:
+        """One dict per row, the previous-period columns included once known."""
+        out = [dict(zip(self.keys, row, strict=True)) for row in self.rows]
+        if self.previous is not None:
+            for rec, (value, period) in zip(out, self.previous, strict=True):
+                rec["previous_value"], rec["previous_period"] = value, period
+        return out
+
+
+_PREVIOUS = {"previous_value": 0, "previous_period": 1}
+
+
+@lru_cache(maxsize=256)
+def _index(keys: tuple[str, ...]) -> dict[str, int]:
+    return {k: i for i, k in enumerate(keys)}
 
 
 def rule_columns(rule: Rule) -> set[str]:
@@ -344,7 +420,7 @@ def _shape_rule(rule: Rule) -> bool:
 
 
 def _frame_of(f: FileRows) -> pd.DataFrame:
-    if not f.records:
+    if not f.rows:
         return pd.DataFrame(columns=f.columns)
     return pd.DataFrame.from_records(f.records, columns=f.columns)
 
@@ -356,7 +432,7 @@ def _shape_bound(rules: tuple[Rule, ...], params: dict) -> tuple[tuple[str, str,
 
 def _shape_findings(rules: tuple[Rule, ...], bound: tuple, f: FileRows) -> list[Finding]:
     """The shape rules' findings for a file, from one GX run per distinct shape (cached)."""
-    n = len(f.records)
+    n = len(f.rows)
     like = _row_class(bound, n)
     failed = _shape_result(bound, tuple(f.columns), like)
     by_id = {r.id: r for r in rules}
@@ -439,7 +515,7 @@ def _run_together(files: list[FileRows], rules: list[Rule]) -> list[tuple[int, F
     file_gid = [gids[id(f.params)] for f in files]
     columns = sorted(set().union(*(rule_columns(r) for r in rules)))
     data = _columns_of(files, [*columns, _RID])
-    row_file = [i for i, f in enumerate(files) for _ in range(len(f.records))]
+    row_file = [i for i, f in enumerate(files) for _ in range(len(f.rows))]
     owner = list(zip(row_file, data.pop(_RID), strict=True))
     row_gid = [file_gid[i] for i in row_file]
 
@@ -484,13 +560,28 @@ def _run_together(files: list[FileRows], rules: list[Rule]) -> list[tuple[int, F
 
 def _columns_of(files: list[FileRows], columns: list[str]) -> dict[str, list]:
     """The files' rows as one list per column (None where a row lacks the column)."""
-    # Row by row (each row's values by one map of dict.get), then transposed by zip: each
-    # row's dict is visited once. A comprehension per column visited 17,000 dicts scattered in
-    # memory 21 times: 0.21-0.25 s a chunk against 0.06-0.07 s (BENCHMARKS.md).
-    rows = [tuple(map(rec.get, columns)) for f in files for rec in f.records]
-    if not rows:
+    if len(columns) < 2 or any(f.previous is not None for f in files):
+        # The pass over earlier periods' values (a few columns): each file's appended.
+        out: dict[str, list] = {c: [] for c in columns}
+        lists = [out[c] for c in columns]
+        for f in files:
+            for values, into in zip(f.values(columns), lists, strict=True):
+                into.extend(values)
+        return out
+    # The first pass (some 20 columns): the columns picked from each row as a tuple, then all
+    # rows transposed at once (zip). No dict per row, and a list per column built in one pass.
+    picked: list[tuple] = []
+    for f in files:
+        if not f.rows:
+            continue
+        at = f.index()
+        if all(c in at for c in columns):
+            picked.extend(map(operator.itemgetter(*(at[c] for c in columns)), f.rows))
+        else:
+            picked.extend(zip(*f.values(columns), strict=True))
+    if not picked:
         return {c: [] for c in columns}
-    return dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True))
+    return dict(zip(columns, map(list, zip(*picked, strict=True)), strict=True))
 
 
 def _plan_keyed(rule: Rule, bound: list[dict], data: dict, row_gid: list[int]):
