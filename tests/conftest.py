@@ -298,6 +298,84 @@ def forks(migrated_warehouse_template):
     server.close()
 
 
+class SharedPrefectServer:
+    """This test process's temporary Prefect API server, started at its first use.
+
+    Started as the CLI starts one (flows/ephemeral.py: Prefect's app in ephemeral mode), on the
+    process's PREFECT_HOME with a copy of the migrated database. For tests whose subject is not
+    the server's start (flows run against it; its start is test_ephemeral's): each start costs
+    ~5 CPU-s, most of it imports.
+    """
+
+    def __init__(self, migrated_db: Path):
+        self.migrated_db = migrated_db
+        self.server = None
+
+    def url(self) -> str:
+        """The API's URL (for PREFECT_API_URL); the server is started if it is not running."""
+        if self.server is None:
+            from flows import ephemeral
+
+            home = Path(os.environ["PREFECT_HOME"])
+            copied = not (home / "prefect.db").exists()
+            if copied:
+                shutil.copyfile(self.migrated_db, home / "prefect.db")
+            server = ephemeral.TemporaryServer(home, migrate=not copied)
+            try:
+                server.wait()
+            except BaseException:
+                server.stop()
+                raise
+            self.server = server
+        return self.server.url
+
+    def stop(self) -> None:
+        """Stop the server, after what flows of this process queued for it was sent."""
+        if self.server is None:
+            return
+        if "prefect" in sys.modules:
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=10)
+            EventsWorker.drain_all(timeout=10)
+        self.server.stop()
+        self.server = None
+
+
+@pytest.fixture(scope="session")
+def prefect_api(migrated_prefect_db: Path):
+    """The process's shared temporary Prefect server (`.url()`), stopped after its last user."""
+    shared = SharedPrefectServer(migrated_prefect_db)
+    SHARED_PREFECT.append(shared)
+    yield shared
+    SHARED_PREFECT.remove(shared)
+    shared.stop()
+
+
+# The running `prefect_api` of this process (at most one). Stopped as soon as the last test that
+# uses it is over: idle, a temporary server still uses ~0.8 CPU-s a minute (measured).
+SHARED_PREFECT: list[SharedPrefectServer] = []
+LAST_PREFECT_API_USER = pytest.StashKey["pytest.Item | None"]()
+
+
+def _last_user_of_prefect_api(session: pytest.Session) -> pytest.Item | None:
+    """The last test of this process's run order that uses `prefect_api`."""
+    if LAST_PREFECT_API_USER not in session.stash:
+        users = [i for i in session.items if "prefect_api" in getattr(i, "fixturenames", ())]
+        session.stash[LAST_PREFECT_API_USER] = users[-1] if users else None
+    return session.stash[LAST_PREFECT_API_USER]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """Stop `prefect_api`'s server once the last test that uses it is over (a later user, in
+    another order, starts it again); the session's end stops it too."""
+    yield
+    if SHARED_PREFECT and item is _last_user_of_prefect_api(item.session):
+        SHARED_PREFECT[0].stop()
+
+
 @pytest.fixture
 def prefect_home(tmp_path: Path, migrated_prefect_db: Path) -> Path:
     """A PREFECT_HOME of the test's own, its database already migrated."""
@@ -309,10 +387,12 @@ def prefect_home(tmp_path: Path, migrated_prefect_db: Path) -> Path:
 
 # Session fixtures that start servers: every test that uses one runs on the same worker, so that
 # a parallel run (`pytest -n 2 --dist loadgroup`) starts each of them once.
-SHARED_ON_ONE_WORKER = {"served": "prefect-server"}
+# `prefect_api`'s users (the replay module and two single slow tests) on one worker too: one
+# temporary server for all of them instead of one on each worker.
+SHARED_ON_ONE_WORKER = {"served": "prefect-server", "prefect_api": "prefect-api"}
 # The longest groups (minutes each on a busy machine) start first, one on each worker; then the
 # other slow tests, then the quick ones, which fill the gaps at the end.
-LONGEST_FIRST = ("prefect-server", "tests/flows/test_replay_alerts.py")
+LONGEST_FIRST = ("prefect-server", "prefect-api")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.slow
 
 AS_OF = date(2023, 7, 15)
 
-# The flow runs in its own process (with Prefect's temporary API server), as a worker runs it.
-# The server is started as the CLI starts it (flows/ephemeral.py), before Prefect is imported:
-# it comes up while the flow's modules import, and its code is not imported into the process.
+# The flow runs in its own process against an API server, as a worker runs it: this process's
+# shared temporary server (`prefect_api`; how the CLI starts one is test_ephemeral's subject).
+# Without PREFECT_API_URL, `ephemeral.start()` would start one as the CLI does.
 RUN = """
 import json, sys
 from datetime import datetime
@@ -37,7 +37,7 @@ print(json.dumps({"type": state.type.value, "message": state.message,
 
 
 def test_the_deliver_flow_run_fails_naming_a_channel_that_cannot_be_used_while_others_deliver(
-    cfg, tiny_catalogue, put_progress, prefect_home
+    cfg, tiny_catalogue, put_progress, prefect_home, prefect_api
 ):
     put_progress(tiny_catalogue, AS_OF, {"investment_total": "严重滞后"})
     raise_alerts(cfg, tiny_catalogue, AS_OF, datetime(2023, 7, 16, 8, 30, tzinfo=cfg.tz))
@@ -49,8 +49,7 @@ def test_the_deliver_flow_run_fails_naming_a_channel_that_cannot_be_used_while_o
     env.update(
         KPI_APPRISE_CONFIG=str(apprise_file),
         PREFECT_HOME=str(prefect_home),
-        # The temporary API server takes 7-13 s to start, more on a busy machine.
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
+        PREFECT_API_URL=prefect_api.url(),
         PREFECT_LOGGING_LEVEL="WARNING",
     )
     now = datetime(2023, 7, 16, 9, tzinfo=cfg.tz).isoformat()

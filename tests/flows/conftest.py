@@ -52,7 +52,9 @@ def served(tmp_path_factory, migrated_prefect_db) -> Served:
         PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
         KPI_HOME=str(base / "home"),
         KPI_APPRISE_CONFIG="",
-        KPI_DESK_PORT="0",  # serve.sh starts the desk too: on a port the OS chooses
+        # No desk (its ~4-5 CPU-s start, idle polls): no test of `served` uses it.
+        # test_serve_stop starts serve.sh with it, and stops it with the rest.
+        KPI_SERVE_DESK="0",
         DO_NOT_TRACK="1",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
@@ -97,7 +99,8 @@ def served(tmp_path_factory, migrated_prefect_db) -> Served:
 
 
 # Stops of the running `served` (at most one). Idle, its server, worker and desk used ~2.6 CPU-s
-# a minute (measured), for the rest of the session after its last test: it is stopped then.
+# a minute (measured; the desk 0.1 of it), for the rest of the session after its last test: it
+# is stopped then.
 STOP_SERVED: list = []
 LAST_USER = pytest.StashKey["pytest.Item | None"]()
 

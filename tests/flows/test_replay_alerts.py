@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-import os
-import shutil
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,7 +20,6 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from flows import ephemeral
 from flows.replay import replay
 from flows.report import leadership_report
 from kpi.config import ROOT, load_settings
@@ -94,31 +91,15 @@ def implied_days(code: str) -> tuple[date, date | None]:
 
 
 @pytest.fixture(scope="module")
-def own_prefect(migrated_prefect_db):
-    """Settings for this process's temporary Prefect server, its database already migrated.
+def own_prefect(prefect_api):
+    """Settings for this process's temporary Prefect server (`prefect_api`, shared with the
+    other tests of its group), its database already migrated.
 
     Not the session's `served`: with a server of its own, this module (the longest of the
     suite) runs on one xdist worker while the tests that need `served` run on the other.
-    Started as the CLI starts one (flows/ephemeral.py: the same app in ephemeral mode), not by
-    Prefect at the first flow call, which would import the server's code into this process.
     """
-    home = Path(os.environ["PREFECT_HOME"])
-    db = home / "prefect.db"
-    copied = not db.exists()
-    if copied:
-        shutil.copyfile(migrated_prefect_db, db)
-    server = ephemeral.TemporaryServer(home, migrate=not copied)
-    try:
-        server.wait()
-        yield lambda: temporary_settings({PREFECT_API_URL: server.url})
-        # Send what flows of this process queued for the server while it is still up.
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=10)
-        EventsWorker.drain_all(timeout=10)
-    finally:
-        server.stop()
+    url = prefect_api.url()
+    return lambda: temporary_settings({PREFECT_API_URL: url})
 
 
 @pytest.fixture(scope="module")
