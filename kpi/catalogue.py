@@ -6,7 +6,6 @@ import difflib
 import hashlib
 import re
 import sys
-import unicodedata
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -22,20 +21,24 @@ from pydantic import (
     model_validator,
 )
 
+from kpi.catalogue_view import (  # noqa: F401 - re-exported: kpi.catalogue's names
+    FIRMNESS_ZH,
+    KINDS,
+    MAX_NAME_CHARS,
+    NUMERIC_KINDS,
+    Plain,
+    PlainCatalogue,
+    PlainTarget,
+    RegisterLookup,
+    TargetReading,
+    department_names,
+    find_department,
+    fold_name,
+    name_variants,
+)
 from transforms.progress import PACES_BY_KIND, default_pace, profile_shortfalls, quarter_floors
 from transforms.units import UnitError, canonical
 
-KINDS = (
-    "growth_rate",  # year-to-date growth vs same period last year, compared unscaled
-    "cumulative",  # an amount accumulated over the year, judged against 序时进度
-    "count",  # a number of things accumulated over the year, judged against 序时进度
-    "level",  # a value at a point in time
-    "ceiling",  # must never exceed
-    "milestone",  # a dated event
-    "relative",  # better than a reference series (city or district average)
-    "qualitative",  # checkable without a number: done or not by the end of the plan
-)
-NUMERIC_KINDS = ("growth_rate", "cumulative", "count", "level", "ceiling", "relative")
 CADENCES = ("monthly", "quarterly", "half_yearly", "annual")
 PACES = ("linear", "seasonal", "path", "direct", "dated")  # 序时进度曲线: transforms.progress
 # Which comparators fit which kind (a ceiling is only ever "<=").
@@ -57,7 +60,6 @@ REFERENCE_ZH = {
     "province_average": "全省平均",
     "national_average": "全国平均",
 }
-FIRMNESS_ZH = {"firm": "确保", "aspirational": "力争", "plain": ""}
 KIND_ZH = {
     "growth_rate": "增速",
     "cumulative": "累计量",
@@ -105,7 +107,7 @@ class Baseline(BaseModel):
     note: str = ""
 
 
-class Target(BaseModel):
+class Target(TargetReading, BaseModel):
     """One checkable commitment of the plan."""
 
     model_config = ConfigDict(extra="forbid")
@@ -147,28 +149,6 @@ class Target(BaseModel):
         if self.pace is None and self.kind in KINDS:
             self.pace = default_pace(self.kind, self.profile is not None, self.baseline is not None)
         return self
-
-    @property
-    def numeric(self) -> bool:
-        """Whether the target carries a number to compare with."""
-        return self.kind in NUMERIC_KINDS
-
-    @property
-    def canonical_unit(self) -> str | None:
-        """The unit values of this target are stored in."""
-        return canonical(self.unit)[0] if self.unit else None
-
-    @property
-    def canonical_value(self) -> float | None:
-        """The target value in the canonical unit."""
-        if self.value is None or not self.unit:
-            return self.value
-        return self.value * canonical(self.unit)[1]
-
-    @property
-    def firmness_zh(self) -> str:
-        """确保 / 力争 / empty."""
-        return FIRMNESS_ZH[self.firmness]
 
     def record(self) -> dict:
         """The target as a flat dict: what `kpi targets --json` prints and ref.targets holds."""
@@ -214,7 +194,7 @@ class Plan(BaseModel):
     sections: dict[str, str] = {}  # section code -> its title in the report
 
 
-class Catalogue(BaseModel):
+class Catalogue(RegisterLookup, BaseModel):
     """A validated plan with its targets and department register."""
 
     plan: Plan
@@ -237,14 +217,6 @@ class Catalogue(BaseModel):
     def targets_of(self, department: str) -> list[Target]:
         """The targets a department leads."""
         return [t for t in self.targets if t.department == department]
-
-    def resolve_department(self, text: str) -> Department | None:
-        """The department named by a code, a name or alias, with or without the district prefix.
-
-        The one lookup of the register: ingest's 填报单位, every `-d` option and the templates
-        call it. None if the text names no registered department.
-        """
-        return find_department(self._department_names(), text, self.plan.district_zh)
 
     def closest_departments(self, text: str, n: int = 3) -> list[Department]:
         """The registered departments whose Chinese names look most like `text`, best first."""
@@ -282,72 +254,33 @@ class Catalogue(BaseModel):
             raise UnknownDepartmentError(self.unknown_department_zh(text, list_all=True))
         return dept
 
-    def _department_names(self) -> dict[str, Department]:
-        if self._names is None:
-            self._names, _ = department_names(self.departments, self.plan.district_zh)
-        return self._names
+    def plain(self) -> PlainCatalogue:
+        """A copy without pydantic, for the parsing workers (kpi.catalogue_view); made once."""
+        # Kept apart, not in a private attribute: those take part in a model's equality.
+        hit = _PLAIN.get(id(self))
+        if hit is None or hit[0] is not self:
+            if len(_PLAIN) >= 256:  # a long-lived process: forget old catalogues' copies
+                _PLAIN.clear()
+            hit = _PLAIN[id(self)] = (self, plain_copy(self))
+        return hit[1]
 
 
 class UnknownDepartmentError(LookupError):
     """A department name the register does not know; the message is Chinese, for people."""
 
 
-# Clerks' text: bounded before any comparison (difflib is quadratic in the length).
-MAX_NAME_CHARS = 60
-_NAME_NOISE = re.compile(r"[\s\u3000·・.．,，、;；:：()（）\[\]【】<>《》\"'“”‘’_-]+")
+# id -> (catalogue, its plain copy); the catalogue is held so that its id stays its own
+_PLAIN: dict[int, tuple[Catalogue, PlainCatalogue]] = {}
 
 
-def fold_name(text: object) -> str:
-    """A name folded for comparison: NFKC (full-width to half-width), no spaces or punctuation."""
-    folded = unicodedata.normalize("NFKC", str(text or "")[: MAX_NAME_CHARS * 4])
-    return _NAME_NOISE.sub("", folded).lower()[:MAX_NAME_CHARS]
-
-
-def name_variants(text: object, district_zh: str) -> list[str]:
-    """`text` folded, then without the district's prefix (红旗区…, 区…, …红旗区…), most exact first.
-
-    The prefix is the plan's own district (from the catalogue), never a hard-coded one; its
-    level character (区, 县, 市, 旗) alone also counts as a prefix, as in 区人社局.
-    """
-    key = fold_name(text)
-    if not key:
-        return []
-    district = fold_name(district_zh)
-    out = [key]
-    rest = key
-    if district and district in rest:
-        # 红旗区人社局, 新乡市红旗区人社局, 国家税务总局新乡市红旗区税务局
-        rest = rest.split(district, 1)[1]
-        out.append(rest)
-    level = district[-1:] if district[-1:] in ("区", "县", "市", "旗") else ""
-    if level and rest.startswith(level) and len(rest) > 1:
-        out.append(rest[1:])
-    return [k for i, k in enumerate(out) if k and k not in out[:i]]
-
-
-def department_names(
-    departments: list[Department], district_zh: str
-) -> tuple[dict[str, Department], list[str]]:
-    """Every accepted folded name -> its department; and the names claimed by two departments."""
-    names: dict[str, Department] = {}
-    clashes: list[str] = []
-    for d in departments:
-        for written in (d.code, d.name_zh, d.short_zh, *d.aliases):
-            for key in name_variants(written, district_zh):
-                other = names.setdefault(key, d)
-                if other.code != d.code:
-                    clashes.append(f"name {written!r} names both {other.code} and {d.code}")
-    return names, clashes
-
-
-def find_department(
-    names: dict[str, Department], text: object, district_zh: str
-) -> Department | None:
-    """The department `text` names among a register's folded names (`department_names`)."""
-    for key in name_variants(text, district_zh):
-        if key in names:
-            return names[key]
-    return None
+def plain_copy(value):
+    """A model as plain objects (kpi.catalogue_view), every field kept; other values as they are."""
+    if isinstance(value, BaseModel):
+        cls = {Catalogue: PlainCatalogue, Target: PlainTarget}.get(type(value), Plain)
+        return cls({k: plain_copy(v) for k, v in value.__dict__.items()})
+    if isinstance(value, list):
+        return [plain_copy(v) for v in value]
+    return value
 
 
 def _likeness(a: str, b: str) -> float:

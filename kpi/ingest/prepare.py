@@ -446,7 +446,10 @@ class _Worker:
             if len(self.catalogues) >= CATALOGUES_PER_WORKER:
                 self.send(("reset",))
                 self.catalogues.clear()
-            self.send(("catalogue", key, catalogue))
+            # Its plain copy (kpi.catalogue_view): unpickling the pydantic models made each worker
+            # import pydantic, half of its start. Anything else is sent as it is.
+            plain = getattr(catalogue, "plain", None)
+            self.send(("catalogue", key, plain() if callable(plain) else catalogue))
             self.catalogues[key] = catalogue
         if not self.tasks:
             self.since = time.monotonic()

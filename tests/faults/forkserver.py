@@ -33,7 +33,9 @@ TEMPLATE = Path(__file__).parents[1] / "warehouse_template.py"
 SERVER = r"""
 import atexit, json, os, runpy, signal, sys, traceback
 import great_expectations, pandas, duckdb  # what a cold `kpi ingest` spends its time importing
-import kpi.cli, kpi.ingest
+# kpi.ingest imports its parts on first use (a parsing worker needs none of them): named here,
+# or every forked `kpi ingest` imported them again (~0.4 CPU-s a case, half of it).
+import kpi.cli, kpi.ingest.core, kpi.ingest.inbox
 if len(sys.argv) > 2:  # new warehouses start as copies of the suite's (tests/warehouse_template.py)
     import importlib.util, pathlib, kpi.warehouse
     spec = importlib.util.spec_from_file_location("warehouse_template", sys.argv[2])
