@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from last_user import last_user
 
 from kpi.catalogue import Catalogue, load_catalogue
 from kpi.config import ROOT, Settings, load_settings
@@ -356,15 +357,6 @@ def prefect_api(migrated_prefect_db: Path):
 # The running `prefect_api` of this process (at most one). Stopped as soon as the last test that
 # uses it is over: idle, a temporary server still uses ~0.8 CPU-s a minute (measured).
 SHARED_PREFECT: list[SharedPrefectServer] = []
-LAST_PREFECT_API_USER = pytest.StashKey["pytest.Item | None"]()
-
-
-def _last_user_of_prefect_api(session: pytest.Session) -> pytest.Item | None:
-    """The last test of this process's run order that uses `prefect_api`."""
-    if LAST_PREFECT_API_USER not in session.stash:
-        users = [i for i in session.items if "prefect_api" in getattr(i, "fixturenames", ())]
-        session.stash[LAST_PREFECT_API_USER] = users[-1] if users else None
-    return session.stash[LAST_PREFECT_API_USER]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -372,7 +364,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     """Stop `prefect_api`'s server once the last test that uses it is over (a later user, in
     another order, starts it again); the session's end stops it too."""
     yield
-    if SHARED_PREFECT and item is _last_user_of_prefect_api(item.session):
+    if SHARED_PREFECT and item is last_user(item.session, "prefect_api"):
         SHARED_PREFECT[0].stop()
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from last_user import last_user
 
 from kpi.config import ROOT, Settings
 
@@ -102,20 +103,11 @@ def served(tmp_path_factory, migrated_prefect_db) -> Served:
 # a minute (measured; the desk 0.1 of it), for the rest of the session after its last test: it
 # is stopped then.
 STOP_SERVED: list = []
-LAST_USER = pytest.StashKey["pytest.Item | None"]()
-
-
-def _last_user_of_served(session: pytest.Session) -> pytest.Item | None:
-    """The last test of this process's run order that uses `served`."""
-    if LAST_USER not in session.stash:
-        users = [i for i in session.items if "served" in getattr(i, "fixturenames", ())]
-        session.stash[LAST_USER] = users[-1] if users else None
-    return session.stash[LAST_USER]
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     """Stop `served` once the last test that uses it is over; the session's end stops it too."""
     yield
-    if STOP_SERVED and item is _last_user_of_served(item.session):
+    if STOP_SERVED and item is last_user(item.session, "served"):
         STOP_SERVED.pop()()
