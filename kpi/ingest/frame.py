@@ -213,7 +213,7 @@ def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[
     Batch ingestion works on these plain records: building a DataFrame per file would cost more
     than reading the file.
     """
-    lookups = _lookups(catalogue)
+    lookups = _Lookups(catalogue)
     records: list[dict] = []
     cells_of: list[dict] = []
     for t in tables:
@@ -275,18 +275,8 @@ def _empty_columns(lookups: _Lookups) -> list[str]:
     return list(rec)
 
 
-def _lookups(catalogue) -> _Lookups:
-    """The catalogue's _Lookups, kept while it lives: a worker parses a plan's files in a row."""
-    hit = _LOOKUPS.get(id(catalogue))
-    if hit is None or hit.catalogue is not catalogue:  # an id is unique only while it lives
-        if len(_LOOKUPS) >= 64:  # a long-lived process: forget old runs' plans
-            _LOOKUPS.clear()
-        hit = _LOOKUPS[id(catalogue)] = _Lookups(catalogue)
-    return hit
-
-
 class _Lookups:
-    """A catalogue's targets and departments by key, built once per catalogue, not per row."""
+    """A catalogue's targets and departments by key, built once per file instead of per row."""
 
     def __init__(self, catalogue):
         self.catalogue = catalogue
@@ -295,17 +285,10 @@ class _Lookups:
         self._named: dict[str, object] = {}
 
     def resolve(self, text: str):
-        """catalogue.resolve_department, remembered (a file's rows name a few departments)."""
+        """catalogue.resolve_department, remembered for the file."""
         if text not in self._named:
-            if len(self._named) >= NAMES_KEPT:  # rows of any text: bounded whatever files hold
-                self._named.clear()
             self._named[text] = self.catalogue.resolve_department(text)
         return self._named[text]
-
-
-NAMES_KEPT = 4096  # department texts remembered per catalogue
-# id(catalogue) -> its _Lookups (which holds the catalogue, so that the id stays its own).
-_LOOKUPS: dict[int, _Lookups] = {}
 
 
 def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) -> None:
