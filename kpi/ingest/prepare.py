@@ -696,7 +696,8 @@ class _Pool:
                         return
                     todo = []
                     for w in self.workers:
-                        while w.ready and len(w.tasks) + _count(todo, w) < QUEUED:
+                        queued = len(w.tasks)
+                        while w.ready and queued < QUEUED:
                             item = self._take_job()
                             if item is None:
                                 exhausted = exhausted or (
@@ -705,6 +706,7 @@ class _Pool:
                                 )
                                 break
                             todo.append((w, item))
+                            queued += 1
                     readable = {w for w in self.workers if self._readable(w)}
                 for w, (index, (catalogue, path)) in todo:
                     if w not in self.workers:  # stopped meanwhile: its files go back
@@ -758,13 +760,21 @@ class _Pool:
                 raise RuntimeError("a parsing worker could not start") from None
             self._replace(sel, registered, w, "crash")
             return
+        done = []
         for kind, value in messages:
             if kind == "ready":
                 w.ready = True
             elif kind == "done":
                 index, _, _ = w.tasks.popleft()
-                w.since = time.monotonic()  # the next file starts now, as far as we can tell
-                self._deliver(index, *value)
+                done.append((index, *value))
+        if done:
+            w.since = time.monotonic()  # the next file starts now, as far as we can tell
+            # One hand-over for all: each wakes a consumer waiting for its next file.
+            with self.cond:
+                for index, weight, p in done:
+                    self.results[index] = (weight, p)
+                    self.held += weight
+                self.cond.notify_all()
 
     def _watch(self, sel, registered: set, *, memory_only: bool = False) -> None:
         now = time.monotonic()
@@ -814,10 +824,6 @@ class _Pool:
             self.results[index] = (weight, p)
             self.held += weight
             self.cond.notify_all()
-
-
-def _count(todo: list, w: _Worker) -> int:
-    return sum(1 for x, _ in todo if x is w)
 
 
 def refused_here(path: Path, limits: Limits, why: str) -> Prepared:
