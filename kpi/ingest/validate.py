@@ -404,11 +404,12 @@ def run_rules_many(files: list[FileRows], rules: tuple[Rule, ...]) -> list[list[
     shape = tuple(r for r in rules if _shape_rule(r))
     single = [r for r in rules if not _batchable(r) and not _shape_rule(r)]
     together: list[int] = []
+    has: dict[tuple[str, ...], bool] = {}  # a chunk's files share a few column lists
     for idxs in groups.values():
         params = files[idxs[0]].params
         # A rule would miss its column: as before. A set: a chunk holds thousands of files, and
         # membership in a list made this quadratic (~8% of a backfill's time, BENCHMARKS.md).
-        mine = [i for i in idxs if needed <= set(files[i].columns)]
+        mine = [i for i in idxs if _has_all(needed, files[i].columns, has)]
         alone = set(idxs).difference(mine)
         together.extend(mine)
         if shape:
@@ -428,6 +429,15 @@ def run_rules_many(files: list[FileRows], rules: tuple[Rule, ...]) -> list[list[
     for findings in out:
         findings.sort(key=lambda f: order[f.rule.id])
     return out
+
+
+def _has_all(needed: set[str], columns: list[str], seen: dict) -> bool:
+    """needed <= set(columns), remembered per column list (a set per file cost ~3 µs)."""
+    key = tuple(columns)
+    hit = seen.get(key)
+    if hit is None:
+        hit = seen[key] = needed <= set(key)
+    return hit
 
 
 def _shape_rule(rule: Rule) -> bool:
@@ -586,12 +596,17 @@ def _columns_of(files: list[FileRows], columns: list[str]) -> dict[str, list]:
     # The first pass (some 20 columns): the columns picked from each row as a tuple, then all
     # rows transposed at once (zip). No dict per row, and a list per column built in one pass.
     picked: list[tuple] = []
+    getters: dict[tuple[str, ...], Any] = {}  # per row layout: a chunk's files share one or two
     for f in files:
         if not f.rows:
             continue
-        at = f.index()
-        if all(c in at for c in columns):
-            picked.extend(map(operator.itemgetter(*(at[c] for c in columns)), f.rows))
+        get = getters.get(f.keys)
+        if get is None:
+            at = f.index()
+            full = all(c in at for c in columns)
+            get = getters[f.keys] = operator.itemgetter(*(at[c] for c in columns)) if full else 0
+        if get:
+            picked.extend(map(get, f.rows))
         else:
             picked.extend(zip(*f.values(columns), strict=True))
     if not picked:
