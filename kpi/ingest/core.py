@@ -644,7 +644,7 @@ def _accept(cfg, f: _File, submissions, rows_out, observations, rejections, supe
         "n_warnings": len({e["_rid"] for e in warnings}),
         "n_revisions": revisions,
         "n_unchanged": unchanged,
-        "receipt": json.dumps(f.receipt, ensure_ascii=False, default=str),
+        "receipt": _RECEIPT_JSON(f.receipt),
     }
     submissions.append(f.submission)
 
@@ -854,6 +854,8 @@ def _archive_rel(cfg: Settings, path: Path, sha: str) -> str:
 
 
 _ARCHIVE_REL: dict[tuple[Path, Path], str] = {}
+# json.dumps(receipt, ensure_ascii=False, default=str) without building an encoder per file.
+_RECEIPT_JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def _archive(cfg: Settings, path: Path, sha: str, staged: str | None = None) -> None:
@@ -951,7 +953,7 @@ def _refused_records(cfg: Settings, f: _File, submissions: list, rejections: lis
         "n_warnings": 0,
         "n_revisions": 0,
         "n_unchanged": 0,
-        "receipt": json.dumps(f.receipt, ensure_ascii=False, default=str),
+        "receipt": _RECEIPT_JSON(f.receipt),
     }
     submissions.append(f.submission)
     rejections.append(

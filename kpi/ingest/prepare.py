@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -44,10 +45,13 @@ STARTUP_SECONDS = 120.0  # a worker that cannot even start is a broken installat
 POLL_SECONDS = 0.05  # how often a busy worker's clock and memory are looked at
 IDLE_KEPT = 1  # workers kept for this process's next run
 WORKER_NICENESS = 10  # added to the nice value of a pool's workers (a lower CPU priority)
-QUEUED = 16  # files queued on a worker: it keeps parsing while this process holds the GIL
+# Files queued on a worker: it keeps parsing while this process's main thread holds the GIL
+# and the feeding thread waits for it (up to a switch interval for every blocking call).
+QUEUED = 64
+RESULT_PIPE_BYTES = 1 << 20  # the pipe of a worker's results (Linux's default ceiling)
 # After reading results, the feeding thread lets the next ones gather this long: one turn of its
 # loop per few files instead of one per file (each turn costs this process ~0.1 ms of Python).
-# Short beside the QUEUED files' parse time, and a pipe's 64 KB hold what gathers meanwhile.
+# Short beside the QUEUED files' parse time; the results pipe (1 MB) holds what gathers meanwhile.
 GATHER_SECONDS = 0.002
 RECYCLE_MB = 200  # a worker that grew beyond this after a file is not kept
 CATALOGUES_PER_WORKER = 32  # catalogues a worker keeps (a run sends a plan's files together)
@@ -411,6 +415,11 @@ class _Worker:
         )
         self.fd = self.proc.stdout.fileno()
         os.set_blocking(self.fd, False)
+        # Room for the results of the files queued: the worker keeps parsing while the feeding
+        # thread waits for the GIL, instead of blocking on a full 64 KB pipe. Linux only; the
+        # pipe's bytes are the kernel's, not counted in anyone's RSS, and bounded by this size.
+        with contextlib.suppress(AttributeError, OSError):
+            fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, RESULT_PIPE_BYTES)
         self.buf = bytearray()
         self.catalogues: dict[int, object] = {}  # id -> catalogue (kept alive: ids stay unique)
         self.ready = False
@@ -429,13 +438,31 @@ class _Worker:
 
     def _write(self) -> None:
         stream = self.proc.stdin
-        while (message := self.outbox.get()) is not None:
+        ended = False
+        while not ended:
+            # Every message waiting goes out in one write: each write gives up the GIL, and
+            # taking it back from a busy main thread costs up to a switch interval (5 ms), so
+            # one write per file throttled the feed while this process validated (BENCHMARKS.md).
+            messages = [self.outbox.get()]
+            with contextlib.suppress(queue.Empty):
+                while messages[-1] is not None:
+                    messages.append(self.outbox.get_nowait())
+            if messages[-1] is None:
+                ended = True
+                messages.pop()
             try:
-                _send(stream, message)
+                stream.write(b"".join(map(_Worker._framed, messages)))
+                stream.flush()
             except (OSError, ValueError):  # the worker is gone: its end of file says so
                 return
         with contextlib.suppress(OSError):
             stream.close()  # end of input: the worker exits
+
+    @staticmethod
+    def _framed(message: object) -> bytes:
+        """A message as _receive reads it: its length, then its pickle."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        return struct.pack("<Q", len(data)) + data
 
     def give(
         self, index: int, catalogue, path: Path, as_of: date, limits: Limits, archive: str | None
@@ -463,13 +490,17 @@ class _Worker:
         ended = False
         while True:
             try:
-                chunk = os.read(self.fd, 1 << 20)
+                chunk = os.read(self.fd, RESULT_PIPE_BYTES)
             except BlockingIOError:
                 break
             if not chunk:
                 ended = True
                 break
             self.buf += chunk
+            if len(chunk) < RESULT_PIPE_BYTES:
+                # The pipe is empty for now: another read would only say so, and each read
+                # gives up the GIL (the end of file, if it came meanwhile, is read next turn).
+                break
         out = []
         while len(self.buf) >= 8:
             n = struct.unpack_from("<Q", self.buf)[0]
@@ -551,8 +582,9 @@ class _Pool:
     Each worker has up to QUEUED files queued, so that it keeps parsing while this process is
     busy. Memory is bounded where results arrive: a worker's results are read only while those
     waiting for the consumer weigh less than `rows` (or when it holds the very one the consumer
-    waits for); a worker not read blocks on its pipe, holding one file's result. A file's time
-    budget runs from when the result before it was read, and only while its worker is read.
+    waits for); a worker not read blocks once its pipe is full (RESULT_PIPE_BYTES), holding one
+    file's result. A file's time budget runs from when the result before it was read, and only
+    while its worker is read.
     """
 
     def __init__(
@@ -664,7 +696,8 @@ class _Pool:
                         return
                     todo = []
                     for w in self.workers:
-                        while w.ready and len(w.tasks) + _count(todo, w) < QUEUED:
+                        queued = len(w.tasks)
+                        while w.ready and queued < QUEUED:
                             item = self._take_job()
                             if item is None:
                                 exhausted = exhausted or (
@@ -673,6 +706,7 @@ class _Pool:
                                 )
                                 break
                             todo.append((w, item))
+                            queued += 1
                     readable = {w for w in self.workers if self._readable(w)}
                 for w, (index, (catalogue, path)) in todo:
                     if w not in self.workers:  # stopped meanwhile: its files go back
@@ -726,13 +760,21 @@ class _Pool:
                 raise RuntimeError("a parsing worker could not start") from None
             self._replace(sel, registered, w, "crash")
             return
+        done = []
         for kind, value in messages:
             if kind == "ready":
                 w.ready = True
             elif kind == "done":
                 index, _, _ = w.tasks.popleft()
-                w.since = time.monotonic()  # the next file starts now, as far as we can tell
-                self._deliver(index, *value)
+                done.append((index, *value))
+        if done:
+            w.since = time.monotonic()  # the next file starts now, as far as we can tell
+            # One hand-over for all: each wakes a consumer waiting for its next file.
+            with self.cond:
+                for index, weight, p in done:
+                    self.results[index] = (weight, p)
+                    self.held += weight
+                self.cond.notify_all()
 
     def _watch(self, sel, registered: set, *, memory_only: bool = False) -> None:
         now = time.monotonic()
@@ -782,10 +824,6 @@ class _Pool:
             self.results[index] = (weight, p)
             self.held += weight
             self.cond.notify_all()
-
-
-def _count(todo: list, w: _Worker) -> int:
-    return sum(1 for x, _ in todo if x is w)
 
 
 def refused_here(path: Path, limits: Limits, why: str) -> Prepared:

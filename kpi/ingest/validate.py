@@ -99,12 +99,27 @@ def _batch_definition():
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
+            _no_fingerprint()
             ctx = gx.get_context(mode="ephemeral")
             ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
             asset = ctx.data_sources.add_pandas("submissions").add_dataframe_asset("rows")
             _gx["gx"] = gx
             _gx["bd"] = asset.add_batch_definition_whole_dataframe("file")
         return _gx["gx"], _gx["bd"]
+
+
+def _no_fingerprint() -> None:
+    """Stop GX hashing every value of each frame it is given (a batch label nothing here reads).
+
+    GX fingerprints a pandas batch whose memory is under HASH_THRESHOLD, on every get_batch and
+    every validate: ~15 % of a chunk's validation (BENCHMARKS.md, eighth pass). No setting turns
+    it off; the threshold is the one switch. A test fails if an upgrade moves or renames it.
+    """
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    if not hasattr(engine, "HASH_THRESHOLD"):
+        raise RuntimeError("great_expectations moved HASH_THRESHOLD: see kpi.ingest.validate")
+    engine.HASH_THRESHOLD = 0
 
 
 def warm_up() -> None:
@@ -389,11 +404,12 @@ def run_rules_many(files: list[FileRows], rules: tuple[Rule, ...]) -> list[list[
     shape = tuple(r for r in rules if _shape_rule(r))
     single = [r for r in rules if not _batchable(r) and not _shape_rule(r)]
     together: list[int] = []
+    has: dict[tuple[str, ...], bool] = {}  # a chunk's files share a few column lists
     for idxs in groups.values():
         params = files[idxs[0]].params
         # A rule would miss its column: as before. A set: a chunk holds thousands of files, and
         # membership in a list made this quadratic (~8% of a backfill's time, BENCHMARKS.md).
-        mine = [i for i in idxs if needed <= set(files[i].columns)]
+        mine = [i for i in idxs if _has_all(needed, files[i].columns, has)]
         alone = set(idxs).difference(mine)
         together.extend(mine)
         if shape:
@@ -413,6 +429,15 @@ def run_rules_many(files: list[FileRows], rules: tuple[Rule, ...]) -> list[list[
     for findings in out:
         findings.sort(key=lambda f: order[f.rule.id])
     return out
+
+
+def _has_all(needed: set[str], columns: list[str], seen: dict) -> bool:
+    """needed <= set(columns), remembered per column list (a set per file cost ~3 µs)."""
+    key = tuple(columns)
+    hit = seen.get(key)
+    if hit is None:
+        hit = seen[key] = needed <= set(key)
+    return hit
 
 
 def _shape_rule(rule: Rule) -> bool:
@@ -571,12 +596,17 @@ def _columns_of(files: list[FileRows], columns: list[str]) -> dict[str, list]:
     # The first pass (some 20 columns): the columns picked from each row as a tuple, then all
     # rows transposed at once (zip). No dict per row, and a list per column built in one pass.
     picked: list[tuple] = []
+    getters: dict[tuple[str, ...], Any] = {}  # per row layout: a chunk's files share one or two
     for f in files:
         if not f.rows:
             continue
-        at = f.index()
-        if all(c in at for c in columns):
-            picked.extend(map(operator.itemgetter(*(at[c] for c in columns)), f.rows))
+        get = getters.get(f.keys)
+        if get is None:
+            at = f.index()
+            full = all(c in at for c in columns)
+            get = getters[f.keys] = operator.itemgetter(*(at[c] for c in columns)) if full else 0
+        if get:
+            picked.extend(map(get, f.rows))
         else:
             picked.extend(zip(*f.values(columns), strict=True))
     if not picked:

@@ -399,6 +399,31 @@ def test_a_worker_that_hangs_dies_or_grows_is_stopped_and_only_its_file_refused(
     assert (cfg.rejected_dir / f"{receipts[0]['submission_id'][:12]}-bad.csv").exists()
 
 
+def test_a_pool_worker_that_dies_with_files_queued_behind_it_costs_only_its_own_file(
+    cfg, tiny_catalogue, tmp_path, monkeypatch
+):
+    from kpi.ingest import ingest_plans, prepare
+
+    # More files than a worker has queued: those queued behind the one that kills its worker
+    # are parsed again by a new worker, and every receipt keeps its file's place.
+    prepare._stop_idle()
+    monkeypatch.setenv("KPI_FAILPOINT", "worker-crash:bad.csv")
+    n = 2 * prepare.QUEUED + 10
+    files = [
+        write_csv(tmp_path / f"f{i:03}.csv", [r("科技局", "2023-06", "hightech_firms", "家", i)])
+        for i in range(n)
+    ]
+    files.insert(n // 3, write_csv(tmp_path / "bad.csv", good_rows()))
+    try:
+        [receipts] = ingest_plans(cfg, [(tiny_catalogue, files)], as_of=AS_OF, workers=2)
+    finally:
+        prepare._stop_idle()
+    assert [x["file"] for x in receipts] == [f.name for f in files]
+    assert [x["status"] for x in receipts].count("accepted") == n
+    bad = receipts[n // 3]
+    assert bad["status"] == "rejected" and bad["refusal"] == "crash"
+
+
 def test_blank_rows_and_trailing_empty_cells_of_a_csv_are_not_kept():
     data = ("\n".join([",".join(HEADER) + ",,,,", "a,b", "", "", "c"]) + "\n" * 1000).encode()
     [sheet] = read_sheets(data, "b.csv", Caps(max_rows=10, max_columns=12, max_cells=1000))

@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime
 
 import duckdb
+import pandas as pd
 import pytest
 
 from kpi.progress import ALL_COLUMNS, COLUMNS, compute_progress, progress_records
@@ -315,10 +316,12 @@ def test_every_column_of_the_marts_and_views_has_a_chinese_comment(cfg, warehous
 
 def test_the_view_sql_in_transforms_is_select_only():
     from kpi.config import ROOT
+    from kpi.warehouse import expand_includes
 
     con = duckdb.connect()
     for path in sorted((ROOT / "transforms").glob("*.sql")):
-        kinds = {s.type.name for s in con.extract_statements(path.read_text("utf-8"))}
+        text = expand_includes(path.read_text("utf-8"))  # as their readers expand them
+        kinds = {s.type.name for s in con.extract_statements(text)}
         assert kinds == {"SELECT"}, path.name
 
 
@@ -328,6 +331,45 @@ def test_a_later_row_without_a_figure_does_not_hide_the_last_figure(cfg, tiny_ca
     got = by_code(compute_progress(cfg, tiny_catalogue, JULY))["investment_total"]
     assert (got["latest_period"], got["actual"]) == ("2023-05", 95e4)
     assert got["data_status"] == "正常"  # June was reported, even if without a number
+
+
+def test_a_milestone_stays_done_when_a_later_row_repeats_an_older_step(
+    cfg, tiny_catalogue, warehouse
+):
+    warehouse.obs("finance_hall_open", "2023-05", milestone_status="done")
+    warehouse.obs("finance_hall_open", "2023-06", milestone_status="in_progress")
+    warehouse.obs("finance_hall_open", "2023-07", milestone_status=None)  # a note-only row
+    got = by_code(compute_progress(cfg, tiny_catalogue, date(2023, 8, 15)))["finance_hall_open"]
+    assert (got["status"], got["latest_period"]) == ("已完成", "2023-05")
+
+
+def test_a_milestone_is_judged_on_its_last_step_when_none_is_done(cfg, tiny_catalogue, warehouse):
+    warehouse.obs("finance_hall_open", "2023-04", milestone_status="in_progress")
+    warehouse.obs("finance_hall_open", "2023-05", milestone_status="not_started")
+    warehouse.obs("finance_hall_open", "2023-06", milestone_status=None)  # a note-only row
+    got = by_code(compute_progress(cfg, tiny_catalogue, JULY))["finance_hall_open"]
+    assert got["latest_period"] == "2023-05" and got["status"] != "已完成"
+
+
+def test_a_growth_target_skips_a_later_level_without_last_years_level(
+    cfg, tiny_catalogue, warehouse
+):
+    warehouse.obs("gdp_growth", "2023-03", growth_pct=9.1)
+    warehouse.obs("gdp_growth", "2023-06", 120.0)  # this year's level only: no growth follows
+    got = by_code(compute_progress(cfg, tiny_catalogue, date(2023, 8, 15)))["gdp_growth"]
+    assert (got["latest_period"], got["actual"]) == ("2023-03", 9.1)
+    warehouse.obs("gdp_growth", "2023-06", 120.0, prior_value=100.0)  # a revision adds it
+    got = by_code(compute_progress(cfg, tiny_catalogue, date(2023, 8, 16)))["gdp_growth"]
+    assert got["latest_period"] == "2023-06"
+    assert got["actual"] == pytest.approx(20.0)
+
+
+def test_with_only_unusable_rows_the_latest_period_is_shown(cfg, tiny_catalogue, warehouse):
+    warehouse.obs("investment_total", "2023-04", None)
+    warehouse.obs("investment_total", "2023-05", None)
+    got = by_code(compute_progress(cfg, tiny_catalogue, date(2023, 6, 20)))["investment_total"]
+    assert got["latest_period"] == "2023-05" and pd.isna(got["actual"])
+    assert got["data_status"] == "正常"  # May was reported, even if without a number
 
 
 @pytest.mark.parametrize(
