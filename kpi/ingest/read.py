@@ -169,7 +169,7 @@ def _corrupt(what: str = "") -> FileRefused:
 def _scan_xlsx(data: bytes, budget: _Budget) -> None:
     """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        with _Zip(data) as zf:
             infos = zf.infolist()
             total = sum(i.file_size for i in infos)
             cap = budget.caps.max_uncompressed
@@ -216,6 +216,64 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> None:
         raise FileRefused("已损坏（压缩结构不完整），无法读取", "corrupt") from exc
 
 
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a member's local header (zipfile's layout)
+_UNUSUAL = 0x1 | 0x20 | 0x40  # encrypted, patched or strongly encrypted: zipfile names them
+
+
+class _Zip(zipfile.ZipFile):
+    """A workbook's zip in memory, whose members are read no further than they declare."""
+
+    def __init__(self, data: bytes):
+        super().__init__(io.BytesIO(data))
+        self.data = data
+
+    def member(self, info: zipfile.ZipInfo) -> bytes:
+        """A member's bytes; one that is longer or shorter than it declares is damage (BadZipFile).
+
+        `zf.read` decompresses a member whole, whatever size it declares: a sheet declaring a
+        few KB that holds gigabytes grew the worker to its memory ceiling ("memory") instead of
+        being refused as damaged. At most one byte past the declared size is decompressed here.
+        Deflated and stored members are read from the bytes directly (zipfile's stream costs
+        ~10 µs a member); anything else through zipfile, bounded the same way.
+        """
+        size = info.file_size
+        if info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) and not (
+            info.flag_bits & _UNUSUAL
+        ):
+            raw = self._raw(info)
+            if info.compress_type == zipfile.ZIP_STORED:
+                out = raw
+            else:
+                out = zlib.decompressobj(-15).decompress(raw, size + 1)
+        else:
+            with self.open(info) as fh:
+                out = fh.read(size + 1)
+        if len(out) != size:
+            raise zipfile.BadZipFile(f"{info.filename!r} is not of its declared size")
+        if zlib.crc32(out) != info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+        return out
+
+    def _raw(self, info: zipfile.ZipInfo) -> bytes:
+        """A member's compressed bytes, after the checks zipfile makes of its local header."""
+        at = info.header_offset
+        head = self.data[at : at + _LOCAL_HEADER.size]
+        if len(head) != _LOCAL_HEADER.size:
+            raise zipfile.BadZipFile("Truncated file header")
+        magic, _, _, flags, *_, name_len, extra_len = _LOCAL_HEADER.unpack(head)
+        if magic != _ZIP:
+            raise zipfile.BadZipFile("Bad magic number for file header")
+        at += _LOCAL_HEADER.size
+        name = self.data[at : at + name_len].decode("utf-8" if flags & 0x800 else "cp437")
+        if name != info.orig_filename:
+            raise zipfile.BadZipFile(f"File name in directory and header differ: {name!r}")
+        at += name_len + extra_len
+        raw = self.data[at : at + info.compress_size]
+        if len(raw) != info.compress_size:
+            raise EOFError
+        return raw
+
+
 def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
     """(part, sheet name) of each worksheet the workbook lists, then any other worksheet part.
 
@@ -254,8 +312,8 @@ def _part_path(target: str) -> str:
     return "/".join(parts)
 
 
-def _scan_xml(zf: zipfile.ZipFile, part: str, handler, limit: int | None = None) -> None:
-    """Stream one XML part of the zip through an expat handler (no DTD, no entities)."""
+def _scan_xml(zf: _Zip, part: str, handler, limit: int | None = None) -> None:
+    """One XML part of the zip through an expat handler (no DTD, no entities); large ones streamed."""
     info = zf.getinfo(part)
     if limit is not None and info.file_size > limit:
         raise _corrupt()
@@ -271,10 +329,13 @@ def _scan_xml(zf: zipfile.ZipFile, part: str, handler, limit: int | None = None)
     parser.StartDoctypeDeclHandler = no_dtd  # a workbook never has one; entities could explode
     parser.EntityDeclHandler = no_dtd
     try:
-        with zf.open(info) as fh:
-            while chunk := fh.read(1 << 20):
-                parser.Parse(chunk, False)
-            parser.Parse(b"", True)
+        if info.file_size <= QUICK_PART:  # a workbook's index parts, every night: one call
+            parser.Parse(zf.member(info), True)
+        else:
+            with zf.open(info) as fh:  # never past the declared size (then its CRC is checked)
+                while chunk := fh.read(1 << 20):
+                    parser.Parse(chunk, False)
+                parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise _corrupt() from exc
 
@@ -336,7 +397,7 @@ _PREFIXED = re.compile(rb"<\w+:(?:c|row)[\s/>]|<!\[CDATA\[")
 _PREFIX_HINTS = (b":c", b":row", b"<![CDATA[")  # in every match of _PREFIXED: a plain byte search
 
 
-def _quick_area(zf: zipfile.ZipFile, part: str, budget: _Budget, sheet: str):
+def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str):
     """The area of every cell of a small sheet, blank ones included: a bound of the used area.
 
     Sound only when every cell states its position and no tag is prefixed; then, within the
@@ -345,7 +406,7 @@ def _quick_area(zf: zipfile.ZipFile, part: str, budget: _Budget, sheet: str):
     info = zf.getinfo(part)
     if info.file_size > QUICK_PART:
         return None
-    data = zf.read(info)
+    data = zf.member(info)
     if any(h in data for h in _PREFIX_HINTS) and _PREFIXED.search(data):
         return None
     cells = _CELL_POS.findall(data)
