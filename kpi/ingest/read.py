@@ -389,12 +389,14 @@ class _SharedStrings:
 
 _CELL_REF = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
 QUICK_PART = 4_000_000  # sheet XML up to this size is first measured by a quick look
-_CELL_TAG = re.compile(rb"<c[\s/>]")
-# The position as every writer puts it, first: a cell written otherwise is left to the exact scan
-# (the counts differ). A lazy search for `r=` anywhere in the tag cost twice as much.
-_CELL_POS = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
-_PREFIXED = re.compile(rb"<\w+:(?:c|row)[\s/>]|<!\[CDATA\[")
-_PREFIX_HINTS = (b":c", b":row", b"<![CDATA[")  # in every match of _PREFIXED: a plain byte search
+# One pass over a sheet's tags: each cell with its position written first, as every writer puts
+# it (letters, digits); a cell written otherwise (no position, or another attribute first: its
+# groups empty), and a prefixed cell or row tag or a CDATA section (the third group) are left to
+# the exact scan. A lazy search for `r=` anywhere in the tag cost twice as much, and three passes
+# (placed cells, all cells, prefixed tags) cost twice this one.
+_QUICK_TAGS = re.compile(
+    rb'<(?:c(?: r="([A-Z]{1,3})([0-9]{1,7})"|[\s/>])|(\w+:(?:c|row)[\s/>]|!\[CDATA\[))'
+)
 
 
 def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str):
@@ -406,15 +408,12 @@ def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str):
     info = zf.getinfo(part)
     if info.file_size > QUICK_PART:
         return None
-    data = zf.member(info)
-    if any(h in data for h in _PREFIX_HINTS) and _PREFIXED.search(data):
-        return None
-    cells = _CELL_POS.findall(data)
-    if len(cells) != len(_CELL_TAG.findall(data)):
-        return None  # a cell without a position (or with it elsewhere in the tag)
-    if not cells:
+    tags = _QUICK_TAGS.findall(zf.member(info))
+    if not tags:
         return 0, 0
-    letters, numbers = zip(*cells, strict=True)
+    letters, numbers, odd = zip(*tags, strict=True)
+    if any(odd) or not all(letters):
+        return None  # a prefixed tag or CDATA; a cell without its position first
     rows = max(map(int, numbers))
     cols = max(_column_number(c.decode()) for c in set(letters))
     c = budget.caps
