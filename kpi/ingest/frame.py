@@ -153,6 +153,7 @@ def _blank(cell: object) -> bool:
 
 
 _blank_text = lru_cache(maxsize=_CACHE)(is_blank)
+_number_text = lru_cache(maxsize=_CACHE)(parse_number)  # a Number is immutable: shared safely
 
 
 # What a department enters; the template pre-fills the rest (unit, department, period, code,
@@ -166,7 +167,17 @@ def _is_data_row(cells: list[object], columns: dict[str, tuple[int, str]]) -> bo
     A template row the department left blank (code, name and unit pre-filled, nothing entered)
     is not a submission of that target: it is ignored, not rejected.
     """
-    return any(_filled(cells, columns, f) for f in ENTERED_FIELDS)
+    return _entered(cells, _entered_columns(columns))
+
+
+def _entered_columns(columns: dict[str, tuple[int, str]]) -> tuple[int, ...]:
+    """The columns of the fields a department enters (ENTERED_FIELDS), once per table."""
+    return tuple(columns[f][0] for f in ENTERED_FIELDS if f in columns)
+
+
+def _entered(cells: list[object], entered: tuple[int, ...]) -> bool:
+    n = len(cells)
+    return any(j < n and not _blank(cells[j]) for j in entered)
 
 
 def _filled(cells: list[object], columns: dict[str, tuple[int, str]], f: str) -> bool:
@@ -178,10 +189,11 @@ def _filled(cells: list[object], columns: dict[str, tuple[int, str]], f: str) ->
 
 def blank_template_rows(table: Table) -> int:
     """Rows with a code or period but nothing entered: template rows left blank (for the receipt)."""
+    entered = _entered_columns(table.columns)
     return sum(
         1
         for _, row in table.rows
-        if not _is_data_row(row, table.columns)
+        if not _entered(row, entered)
         and (_filled(row, table.columns, "code") or _filled(row, table.columns, "period"))
     )
 
@@ -218,8 +230,9 @@ def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[
     cells_of: list[dict] = []
     for t in tables:
         where = [(c.field, _RAW_KEY[c.field], t.columns.get(c.field, (None,))[0]) for c in COLUMNS]
+        entered = _entered_columns(t.columns)
         for number, row in t.rows:
-            if not _is_data_row(row, t.columns):
+            if not _entered(row, entered):
                 continue
             rec: dict = {"_rid": len(records), "sheet": t.sheet, "row": number}
             cells = {}
@@ -312,9 +325,16 @@ def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) ->
 
     nums = {}
     for f, present_key, detail_key, num_key, numeric_key in _NUMERIC_KEYS:
-        present = rec[present_key] = not _blank(cells[f])
+        cell = cells[f]
+        present = rec[present_key] = not _blank(cell)
         try:
-            n = parse_number(cells[f])
+            # parse_number, without checking blankness again (uncached for text: NFKC each time)
+            if not present:
+                n = None
+            elif cell.__class__ is str:
+                n = _number_text(cell)
+            else:
+                n = parse_number(cell)
             rec[detail_key] = None
         except NumberError as exc:
             n, rec[detail_key] = None, exc.detail
