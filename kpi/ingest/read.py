@@ -134,8 +134,7 @@ def read_sheets(data: bytes, file_name: str, caps: Caps | None = None) -> list[S
         _scan_xls(data, budget)
         return _read_calamine(data, caps)
     if head.startswith(_ZIP):
-        _scan_xlsx(data, budget)
-        return _read_calamine(data, caps)
+        return _read_calamine(data, caps, _scan_xlsx(data, budget))
     if ext == ".xls" and head[:2] in _LEGACY_BOF:
         raise _legacy()
     if _looks_like_html(data):
@@ -166,8 +165,11 @@ def _corrupt(what: str = "") -> FileRefused:
 # --- .xlsx: the zip and its sheets' XML, streamed ---------------------------------------------
 
 
-def _scan_xlsx(data: bytes, budget: _Budget) -> None:
-    """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs."""
+def _scan_xlsx(data: bytes, budget: _Budget) -> int:
+    """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs.
+
+    Returns the size of the largest member (as declared; calamine refuses one that is longer).
+    """
     try:
         with _Zip(data) as zf:
             infos = zf.infolist()
@@ -202,6 +204,7 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> None:
                     _scan_xml(zf, part, scan)
                     area = scan.max_row, scan.max_col
                 budget.done(*area)
+            return max((i.file_size for i in infos), default=0)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -547,9 +550,15 @@ def _scan_biff(stream: bytes, budget: _Budget) -> None:
 # --- calamine: the workbook, now known to be within the caps ----------------------------------
 
 
-def _read_calamine(data: bytes, caps: Caps) -> list[Sheet]:
+def _read_calamine(data: bytes, caps: Caps, largest_part: int | None = None) -> list[Sheet]:
+    """The sheets as calamine reads them; `largest_part`: the size of an .xlsx's largest member.
+
+    A cell's text comes from one member's XML (its sheet's or the shared strings'), at least a
+    byte a character: where no member is longer than a cell may be, no cell's length is checked.
+    """
     from python_calamine import CalamineWorkbook, PasswordError
 
+    check_text = largest_part is None or largest_part > MAX_CELL_CHARS
     budget = _Budget(caps)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -567,7 +576,8 @@ def _read_calamine(data: bytes, caps: Caps) -> list[Sheet]:
                 [None if c == "" else c for c in row]
                 for row in sheet.to_python(skip_empty_area=False)
             ]
-            _check_text(rows, name)
+            if check_text:
+                _check_text(rows, name)
             _fill_merged(rows, getattr(sheet, "merged_cell_ranges", None) or [], caps)
             sheets.append(Sheet(name[:SHEET_NAME_CHARS], rows))
     except FileRefused:
