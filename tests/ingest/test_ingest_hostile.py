@@ -228,6 +228,22 @@ def test_cells_without_a_value_do_not_count_towards_the_caps():
     assert sheet.rows == [["a", "b"]]
 
 
+@pytest.mark.parametrize(
+    ("text", "rows"),
+    [
+        ("a,b;c\n1,2;3\n", [["a", "b;c"], ["1", "2;3"]]),
+        ("a;b;c\n1;2,5;3\n", [["a", "b", "c"], ["1", "2,5", "3"]]),
+        ("a\tb\tc,d\n", [["a", "b", "c,d"]]),
+        ("a;b\n1\t2\n", [["a;b"], ["1", "2"]]),  # a tie of two: the first found, the tab
+        ("名称\n值\n", [["名称"], ["值"]]),  # nothing splits: the comma
+    ],
+    ids=["comma", "semicolon", "tab", "tab_on_a_tie", "single_column"],
+)
+def test_a_csv_is_split_by_the_delimiter_of_its_widest_line(text, rows):
+    [sheet] = read_sheets(text.encode(), "d.csv", Caps())
+    assert sheet.rows == rows
+
+
 def test_an_html_grid_repeats_merged_cells_over_their_area():
     body = (
         '<tr><td rowspan="2">A</td><td colspan="2">B</td></tr>'
