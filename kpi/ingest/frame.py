@@ -33,6 +33,7 @@ _NUMERIC_KEYS = tuple(
     (f, f"{f}_present", f"{f}_detail", f"{f}_num", f"{f}_numeric") for f in NUMERIC_FIELDS
 )
 _KIND_FIELDS_ZH = {k: "或".join(f"“{HEADER_ZH[f]}”" for f in v) for k, v in KIND_FIELDS.items()}
+_NO_COLUMN = 1 << 62  # beyond any row
 _DATE = re.compile(r"^(\d{4})(?:[-/.]|年)(\d{1,2})(?:[-/.]|月)(\d{1,2})日?$")
 
 
@@ -229,17 +230,22 @@ def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[
     records: list[dict] = []
     cells_of: list[dict] = []
     for t in tables:
-        where = [(c.field, _RAW_KEY[c.field], t.columns.get(c.field, (None,))[0]) for c in COLUMNS]
+        # A field the table lacks reads from a column no row reaches.
+        where = [
+            (c.field, _RAW_KEY[c.field], t.columns.get(c.field, (_NO_COLUMN,))[0]) for c in COLUMNS
+        ]
         entered = _entered_columns(t.columns)
         for number, row in t.rows:
             if not _entered(row, entered):
                 continue
             rec: dict = {"_rid": len(records), "sheet": t.sheet, "row": number}
             cells = {}
+            width = len(row)
             for f, key, j in where:
-                cell = row[j] if j is not None and j < len(row) else None
+                cell = row[j] if j < width else None
                 cells[f] = cell
-                rec[key] = cell_text(cell)
+                # cell_text, its most common case inline (a call per cell cost more)
+                rec[key] = cell.strip() if cell.__class__ is str else cell_text(cell)
             records.append(rec)
             cells_of.append(cells)
 
@@ -289,12 +295,11 @@ def _empty_columns(lookups: _Lookups) -> list[str]:
 
 
 class _Lookups:
-    """A catalogue's targets and departments by key, built once per file instead of per row."""
+    """A catalogue's targets and departments by code (made once per catalogue), names resolved."""
 
     def __init__(self, catalogue):
         self.catalogue = catalogue
-        self.targets = {t.code: t for t in catalogue.targets}
-        self.departments = {d.code: d for d in catalogue.departments}
+        self.targets, self.departments = catalogue.by_code()
         self._named: dict[str, object] = {}
 
     def resolve(self, text: str):
@@ -443,12 +448,17 @@ def _value_bounds(target, unit: str | None) -> tuple[float | None, float | None]
         return None, None
     if target.kind == "growth_rate":
         return 0.0, None  # a year-to-date level behind a growth rate
-    if normalize_unit(unit) == "%":
+    if _is_percent(unit):
         return 0.0, 100.0
     tv = target.canonical_value
     if target.kind == "ceiling" or not tv or tv <= 0:
         return 0.0, None  # a ceiling's breach must reach the alerts, however large
     return 0.0, RANGE_FACTOR * tv
+
+
+@lru_cache(maxsize=_CACHE)
+def _is_percent(unit: str | None) -> bool:
+    return normalize_unit(unit) == "%"
 
 
 def _add_duplicates(records: list[dict]) -> None:
