@@ -80,6 +80,8 @@ def find_table(sheet: Sheet) -> Table | None:
     """The sheet's header row (the first with most contract headers) and the rows below it."""
     best: tuple[int, dict[str, tuple[int, str]]] | None = None
     for i, row in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
+        if len(row) - row.count(None) < MIN_HEADER_FIELDS:
+            continue  # too few cells to hold a header (a title, a note, a blank row)
         found: dict[str, tuple[int, str]] = {}
         for j, cell in enumerate(row):
             f = _header_field(str(cell)) if cell is not None else None
