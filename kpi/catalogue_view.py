@@ -122,6 +122,10 @@ class RegisterLookup:
             self._names, _ = department_names(self.departments, self.plan.district_zh)
         return self._names
 
+    def by_code(self) -> tuple[dict, dict]:
+        """(targets, departments) by code."""
+        return {t.code: t for t in self.targets}, {d.code: d for d in self.departments}
+
 
 class Plain:
     """A model's fields as plain attributes (a copy made by kpi.catalogue.plain_copy)."""
@@ -138,3 +142,13 @@ class PlainCatalogue(Plain, RegisterLookup):
     """A catalogue's plain copy: plan, targets and departments, for the parsing workers."""
 
     _names = None
+    _codes = None
+
+    def by_code(self) -> tuple[dict, dict]:
+        """(targets, departments) by code, made once: a worker parses every file of a plan.
+
+        Only here: a pydantic model's private attributes take part in its equality.
+        """
+        if self._codes is None:
+            self._codes = super().by_code()
+        return self._codes

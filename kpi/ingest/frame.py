@@ -33,6 +33,7 @@ _NUMERIC_KEYS = tuple(
     (f, f"{f}_present", f"{f}_detail", f"{f}_num", f"{f}_numeric") for f in NUMERIC_FIELDS
 )
 _KIND_FIELDS_ZH = {k: "或".join(f"“{HEADER_ZH[f]}”" for f in v) for k, v in KIND_FIELDS.items()}
+_NO_COLUMN = 1 << 62  # beyond any row
 _DATE = re.compile(r"^(\d{4})(?:[-/.]|年)(\d{1,2})(?:[-/.]|月)(\d{1,2})日?$")
 
 
@@ -79,6 +80,8 @@ def find_table(sheet: Sheet) -> Table | None:
     """The sheet's header row (the first with most contract headers) and the rows below it."""
     best: tuple[int, dict[str, tuple[int, str]]] | None = None
     for i, row in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
+        if len(row) - row.count(None) < MIN_HEADER_FIELDS:
+            continue  # too few cells to hold a header (a title, a note, a blank row)
         found: dict[str, tuple[int, str]] = {}
         for j, cell in enumerate(row):
             f = _header_field(str(cell)) if cell is not None else None
@@ -153,6 +156,7 @@ def _blank(cell: object) -> bool:
 
 
 _blank_text = lru_cache(maxsize=_CACHE)(is_blank)
+_number_text = lru_cache(maxsize=_CACHE)(parse_number)  # a Number is immutable: shared safely
 
 
 # What a department enters; the template pre-fills the rest (unit, department, period, code,
@@ -166,7 +170,17 @@ def _is_data_row(cells: list[object], columns: dict[str, tuple[int, str]]) -> bo
     A template row the department left blank (code, name and unit pre-filled, nothing entered)
     is not a submission of that target: it is ignored, not rejected.
     """
-    return any(_filled(cells, columns, f) for f in ENTERED_FIELDS)
+    return _entered(cells, _entered_columns(columns))
+
+
+def _entered_columns(columns: dict[str, tuple[int, str]]) -> tuple[int, ...]:
+    """The columns of the fields a department enters (ENTERED_FIELDS), once per table."""
+    return tuple(columns[f][0] for f in ENTERED_FIELDS if f in columns)
+
+
+def _entered(cells: list[object], entered: tuple[int, ...]) -> bool:
+    n = len(cells)
+    return any(j < n and not _blank(cells[j]) for j in entered)
 
 
 def _filled(cells: list[object], columns: dict[str, tuple[int, str]], f: str) -> bool:
@@ -178,10 +192,11 @@ def _filled(cells: list[object], columns: dict[str, tuple[int, str]], f: str) ->
 
 def blank_template_rows(table: Table) -> int:
     """Rows with a code or period but nothing entered: template rows left blank (for the receipt)."""
+    entered = _entered_columns(table.columns)
     return sum(
         1
         for _, row in table.rows
-        if not _is_data_row(row, table.columns)
+        if not _entered(row, entered)
         and (_filled(row, table.columns, "code") or _filled(row, table.columns, "period"))
     )
 
@@ -217,16 +232,22 @@ def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[
     records: list[dict] = []
     cells_of: list[dict] = []
     for t in tables:
-        where = [(c.field, _RAW_KEY[c.field], t.columns.get(c.field, (None,))[0]) for c in COLUMNS]
+        # A field the table lacks reads from a column no row reaches.
+        where = [
+            (c.field, _RAW_KEY[c.field], t.columns.get(c.field, (_NO_COLUMN,))[0]) for c in COLUMNS
+        ]
+        entered = _entered_columns(t.columns)
         for number, row in t.rows:
-            if not _is_data_row(row, t.columns):
+            if not _entered(row, entered):
                 continue
             rec: dict = {"_rid": len(records), "sheet": t.sheet, "row": number}
             cells = {}
+            width = len(row)
             for f, key, j in where:
-                cell = row[j] if j is not None and j < len(row) else None
+                cell = row[j] if j < width else None
                 cells[f] = cell
-                rec[key] = cell_text(cell)
+                # cell_text, its most common case inline (a call per cell cost more)
+                rec[key] = cell.strip() if cell.__class__ is str else cell_text(cell)
             records.append(rec)
             cells_of.append(cells)
 
@@ -276,12 +297,11 @@ def _empty_columns(lookups: _Lookups) -> list[str]:
 
 
 class _Lookups:
-    """A catalogue's targets and departments by key, built once per file instead of per row."""
+    """A catalogue's targets and departments by code (made once per catalogue), names resolved."""
 
     def __init__(self, catalogue):
         self.catalogue = catalogue
-        self.targets = {t.code: t for t in catalogue.targets}
-        self.departments = {d.code: d for d in catalogue.departments}
+        self.targets, self.departments = catalogue.by_code()
         self._named: dict[str, object] = {}
 
     def resolve(self, text: str):
@@ -312,9 +332,16 @@ def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) ->
 
     nums = {}
     for f, present_key, detail_key, num_key, numeric_key in _NUMERIC_KEYS:
-        present = rec[present_key] = not _blank(cells[f])
+        cell = cells[f]
+        present = rec[present_key] = not _blank(cell)
         try:
-            n = parse_number(cells[f])
+            # parse_number, without checking blankness again (uncached for text: NFKC each time)
+            if not present:
+                n = None
+            elif cell.__class__ is str:
+                n = _number_text(cell)
+            else:
+                n = parse_number(cell)
             rec[detail_key] = None
         except NumberError as exc:
             n, rec[detail_key] = None, exc.detail
@@ -423,12 +450,17 @@ def _value_bounds(target, unit: str | None) -> tuple[float | None, float | None]
         return None, None
     if target.kind == "growth_rate":
         return 0.0, None  # a year-to-date level behind a growth rate
-    if normalize_unit(unit) == "%":
+    if _is_percent(unit):
         return 0.0, 100.0
     tv = target.canonical_value
     if target.kind == "ceiling" or not tv or tv <= 0:
         return 0.0, None  # a ceiling's breach must reach the alerts, however large
     return 0.0, RANGE_FACTOR * tv
+
+
+@lru_cache(maxsize=_CACHE)
+def _is_percent(unit: str | None) -> bool:
+    return normalize_unit(unit) == "%"
 
 
 def _add_duplicates(records: list[dict]) -> None:

@@ -134,8 +134,7 @@ def read_sheets(data: bytes, file_name: str, caps: Caps | None = None) -> list[S
         _scan_xls(data, budget)
         return _read_calamine(data, caps)
     if head.startswith(_ZIP):
-        _scan_xlsx(data, budget)
-        return _read_calamine(data, caps)
+        return _read_calamine(data, caps, _scan_xlsx(data, budget))
     if ext == ".xls" and head[:2] in _LEGACY_BOF:
         raise _legacy()
     if _looks_like_html(data):
@@ -166,10 +165,13 @@ def _corrupt(what: str = "") -> FileRefused:
 # --- .xlsx: the zip and its sheets' XML, streamed ---------------------------------------------
 
 
-def _scan_xlsx(data: bytes, budget: _Budget) -> None:
-    """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs."""
+def _scan_xlsx(data: bytes, budget: _Budget) -> int:
+    """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs.
+
+    Returns the size of the largest member (as declared; calamine refuses one that is longer).
+    """
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        with _Zip(data) as zf:
             infos = zf.infolist()
             total = sum(i.file_size for i in infos)
             cap = budget.caps.max_uncompressed
@@ -202,6 +204,7 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> None:
                     _scan_xml(zf, part, scan)
                     area = scan.max_row, scan.max_col
                 budget.done(*area)
+            return max((i.file_size for i in infos), default=0)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -214,6 +217,64 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> None:
         NotImplementedError,  # a compression method zipfile does not know
     ) as exc:
         raise FileRefused("已损坏（压缩结构不完整），无法读取", "corrupt") from exc
+
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a member's local header (zipfile's layout)
+_UNUSUAL = 0x1 | 0x20 | 0x40  # encrypted, patched or strongly encrypted: zipfile names them
+
+
+class _Zip(zipfile.ZipFile):
+    """A workbook's zip in memory, whose members are read no further than they declare."""
+
+    def __init__(self, data: bytes):
+        super().__init__(io.BytesIO(data))
+        self.data = data
+
+    def member(self, info: zipfile.ZipInfo) -> bytes:
+        """A member's bytes; one that is longer or shorter than it declares is damage (BadZipFile).
+
+        `zf.read` decompresses a member whole, whatever size it declares: a sheet declaring a
+        few KB that holds gigabytes grew the worker to its memory ceiling ("memory") instead of
+        being refused as damaged. At most one byte past the declared size is decompressed here.
+        Deflated and stored members are read from the bytes directly (zipfile's stream costs
+        ~10 µs a member); anything else through zipfile, bounded the same way.
+        """
+        size = info.file_size
+        if info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) and not (
+            info.flag_bits & _UNUSUAL
+        ):
+            raw = self._raw(info)
+            if info.compress_type == zipfile.ZIP_STORED:
+                out = raw
+            else:
+                out = zlib.decompressobj(-15).decompress(raw, size + 1)
+        else:
+            with self.open(info) as fh:
+                out = fh.read(size + 1)
+        if len(out) != size:
+            raise zipfile.BadZipFile(f"{info.filename!r} is not of its declared size")
+        if zlib.crc32(out) != info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+        return out
+
+    def _raw(self, info: zipfile.ZipInfo) -> bytes:
+        """A member's compressed bytes, after the checks zipfile makes of its local header."""
+        at = info.header_offset
+        head = self.data[at : at + _LOCAL_HEADER.size]
+        if len(head) != _LOCAL_HEADER.size:
+            raise zipfile.BadZipFile("Truncated file header")
+        magic, _, _, flags, *_, name_len, extra_len = _LOCAL_HEADER.unpack(head)
+        if magic != _ZIP:
+            raise zipfile.BadZipFile("Bad magic number for file header")
+        at += _LOCAL_HEADER.size
+        name = self.data[at : at + name_len].decode("utf-8" if flags & 0x800 else "cp437")
+        if name != info.orig_filename:
+            raise zipfile.BadZipFile(f"File name in directory and header differ: {name!r}")
+        at += name_len + extra_len
+        raw = self.data[at : at + info.compress_size]
+        if len(raw) != info.compress_size:
+            raise EOFError
+        return raw
 
 
 def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
@@ -254,8 +315,8 @@ def _part_path(target: str) -> str:
     return "/".join(parts)
 
 
-def _scan_xml(zf: zipfile.ZipFile, part: str, handler, limit: int | None = None) -> None:
-    """Stream one XML part of the zip through an expat handler (no DTD, no entities)."""
+def _scan_xml(zf: _Zip, part: str, handler, limit: int | None = None) -> None:
+    """One XML part of the zip through an expat handler (no DTD, no entities); large ones streamed."""
     info = zf.getinfo(part)
     if limit is not None and info.file_size > limit:
         raise _corrupt()
@@ -271,10 +332,13 @@ def _scan_xml(zf: zipfile.ZipFile, part: str, handler, limit: int | None = None)
     parser.StartDoctypeDeclHandler = no_dtd  # a workbook never has one; entities could explode
     parser.EntityDeclHandler = no_dtd
     try:
-        with zf.open(info) as fh:
-            while chunk := fh.read(1 << 20):
-                parser.Parse(chunk, False)
-            parser.Parse(b"", True)
+        if info.file_size <= QUICK_PART:  # a workbook's index parts, every night: one call
+            parser.Parse(zf.member(info), True)
+        else:
+            with zf.open(info) as fh:  # never past the declared size (then its CRC is checked)
+                while chunk := fh.read(1 << 20):
+                    parser.Parse(chunk, False)
+                parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise _corrupt() from exc
 
@@ -328,15 +392,17 @@ class _SharedStrings:
 
 _CELL_REF = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
 QUICK_PART = 4_000_000  # sheet XML up to this size is first measured by a quick look
-_CELL_TAG = re.compile(rb"<c[\s/>]")
-# The position as every writer puts it, first: a cell written otherwise is left to the exact scan
-# (the counts differ). A lazy search for `r=` anywhere in the tag cost twice as much.
-_CELL_POS = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
-_PREFIXED = re.compile(rb"<\w+:(?:c|row)[\s/>]|<!\[CDATA\[")
-_PREFIX_HINTS = (b":c", b":row", b"<![CDATA[")  # in every match of _PREFIXED: a plain byte search
+# Each cell with its position written first, as every writer puts it (letters, digits); a cell
+# written otherwise (no position, or another attribute first: its groups empty) is left to the
+# exact scan, as is a sheet with a prefixed cell or row tag or a CDATA section. A lazy search for
+# `r=` anywhere in the tag cost twice as much; prefixed tags are looked for only where a colon
+# before `c` or `row` hints at one (a search from the colon costs half of one from every tag).
+_QUICK_CELLS = re.compile(rb'<c(?: r="([A-Z]{1,3})([0-9]{1,7})"|[\s/>])')
+_PREFIX_HINT = re.compile(rb":(?:c|row)[\s/>]")  # in every prefixed cell or row tag
+_PREFIXED = re.compile(rb"<\w+:(?:c|row)[\s/>]")
 
 
-def _quick_area(zf: zipfile.ZipFile, part: str, budget: _Budget, sheet: str):
+def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str):
     """The area of every cell of a small sheet, blank ones included: a bound of the used area.
 
     Sound only when every cell states its position and no tag is prefixed; then, within the
@@ -345,15 +411,15 @@ def _quick_area(zf: zipfile.ZipFile, part: str, budget: _Budget, sheet: str):
     info = zf.getinfo(part)
     if info.file_size > QUICK_PART:
         return None
-    data = zf.read(info)
-    if any(h in data for h in _PREFIX_HINTS) and _PREFIXED.search(data):
+    data = zf.member(info)
+    if b"<![CDATA[" in data or (_PREFIX_HINT.search(data) and _PREFIXED.search(data)):
         return None
-    cells = _CELL_POS.findall(data)
-    if len(cells) != len(_CELL_TAG.findall(data)):
-        return None  # a cell without a position (or with it elsewhere in the tag)
+    cells = _QUICK_CELLS.findall(data)
     if not cells:
         return 0, 0
     letters, numbers = zip(*cells, strict=True)
+    if not all(letters):
+        return None  # a cell without its position first
     rows = max(map(int, numbers))
     cols = max(_column_number(c.decode()) for c in set(letters))
     c = budget.caps
@@ -487,9 +553,15 @@ def _scan_biff(stream: bytes, budget: _Budget) -> None:
 # --- calamine: the workbook, now known to be within the caps ----------------------------------
 
 
-def _read_calamine(data: bytes, caps: Caps) -> list[Sheet]:
+def _read_calamine(data: bytes, caps: Caps, largest_part: int | None = None) -> list[Sheet]:
+    """The sheets as calamine reads them; `largest_part`: the size of an .xlsx's largest member.
+
+    A cell's text comes from one member's XML (its sheet's or the shared strings'), at least a
+    byte a character: where no member is longer than a cell may be, no cell's length is checked.
+    """
     from python_calamine import CalamineWorkbook, PasswordError
 
+    check_text = largest_part is None or largest_part > MAX_CELL_CHARS
     budget = _Budget(caps)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -507,7 +579,8 @@ def _read_calamine(data: bytes, caps: Caps) -> list[Sheet]:
                 [None if c == "" else c for c in row]
                 for row in sheet.to_python(skip_empty_area=False)
             ]
-            _check_text(rows, name)
+            if check_text:
+                _check_text(rows, name)
             _fill_merged(rows, getattr(sheet, "merged_cell_ranges", None) or [], caps)
             sheets.append(Sheet(name[:SHEET_NAME_CHARS], rows))
     except FileRefused:
@@ -645,6 +718,8 @@ def _read_csv(data: bytes, budget: _Budget) -> Sheet:
 
 def _delimiter(sample: str) -> str:
     """The delimiter that splits the widest line of the sample (comma on a tie)."""
+    if "\t" not in sample and ";" not in sample:
+        return ","  # the others split no line: the comma wins or ties (most files, every night)
     lines = sample.splitlines()[:50]
     best, width = ",", 0
     for d in (",", "\t", ";"):

@@ -283,6 +283,41 @@ def encrypted_xlsx(path: Path) -> Path:
     return path
 
 
+def lying_size_xlsx(path: Path, hidden_mb: int) -> Path:
+    """A workbook whose sheet declares its 1 KB of XML but holds `hidden_mb` MB more after it.
+
+    The declared size and CRC-32 are those of the well-formed sheet at its start, so a reader
+    that trusts them reads a fine sheet; only decompressing past the declared size finds the rest.
+    """
+    part = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(raw_xlsx(path, [("报送表", sheet_rows([HEADER, GOOD]))])) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, data in members.items():
+            if name != part:
+                z.writestr(name, data)
+        with z.open(part, "w") as fh:
+            fh.write(members[part])
+            for _ in range(hidden_mb):
+                fh.write(b" " * (1 << 20))  # XML allows white space after the root element
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info = z.getinfo(part)
+        directory = z.start_dir
+    crc, size = zipfile.crc32(members[part]), len(members[part])
+    struct.pack_into("<L", data, info.header_offset + 14, crc)  # the member's local header
+    struct.pack_into("<L", data, info.header_offset + 22, size)
+    at = directory
+    while data[at : at + 4] == b"PK\x01\x02":  # its record in the central directory
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
+        if data[at + 46 : at + 46 + name_len] == part.encode():
+            struct.pack_into("<L", data, at + 16, crc)
+            struct.pack_into("<L", data, at + 24, size)
+        at += 46 + name_len + extra_len + comment_len
+    path.write_bytes(bytes(data))
+    return path
+
+
 @dataclass(frozen=True)
 class Case:
     """One kind of hostile submission and what ingest must make of it."""
@@ -622,6 +657,14 @@ CASES: list[Case] = [
         ),
         "rejected",
         "解压后达",
+    ),
+    Case(
+        # A sheet declaring its 1 KB of XML and holding 300 MB: read no further than it declares
+        # (before, the whole member was decompressed and the worker stopped at its memory ceiling).
+        "lying_size_xlsx",
+        _one(lambda f, r: lying_size_xlsx(f / "发改委_谎报大小.xlsx", 300)),
+        "rejected",
+        "已损坏（压缩结构不完整）",
     ),
     Case(
         "shared_strings_bomb",

@@ -6,7 +6,9 @@ import dataclasses
 import io
 import os
 import re
+import struct
 import zipfile
+import zlib
 
 import pytest
 from ingest_helpers import AS_OF, HEADER, good_rows, query, r, write_csv, write_xlsx
@@ -135,6 +137,84 @@ def test_the_quick_look_and_the_exact_scan_measure_a_sheet_alike(written):
     assert len(sheet.rows) == 20
 
 
+def _with_shared_string(wb: bytes, text: str) -> bytes:
+    """The workbook with a shared string (openpyxl writes text inline) in cell C2."""
+    with zipfile.ZipFile(io.BytesIO(wb)) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    ns = "http://schemas.openxmlformats.org/"
+    parts["xl/sharedStrings.xml"] = (
+        f'<sst xmlns="{ns}spreadsheetml/2006/main"><si><t>{text}</t></si></sst>'.encode()
+    )
+    rel = f'<Relationship Id="rIdS" Type="{ns}officeDocument/2006/relationships/sharedStrings"'
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", f'{rel} Target="sharedStrings.xml"/></Relationships>'.encode()
+    )
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(
+        "</row></sheetData>", '<c r="C2" t="s"><v>0</v></c></row></sheetData>'
+    ).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared_string", "inline_string"])
+def test_an_xlsx_cell_longer_than_excel_allows_is_refused_and_one_at_the_limit_read(shared):
+    def workbook(text: str) -> bytes:
+        if shared:
+            return _with_shared_string(_xlsx(2, 2), text)
+        inline = f'<c r="C2" t="inlineStr"><is><t>{text}</t></is></c></row>'
+        return _edited_sheet(_xlsx(2, 2), "</row></sheetData>", inline + "</sheetData>")
+
+    with pytest.raises(FileRefused) as err:
+        read_sheets(workbook("长" * 32_768), "long.xlsx", Caps())
+    assert err.value.code == "cell_too_long" and "第2行" in str(err.value)
+    [sheet] = read_sheets(workbook("长" * 32_767), "long.xlsx", Caps())
+    assert sheet.rows[1][2] == "长" * 32_767
+
+
+def _declaring_less(wb: bytes, part: str, hidden: bytes) -> bytes:
+    """The workbook with `hidden` packed after `part`'s content, which still declares only it."""
+    with zipfile.ZipFile(io.BytesIO(wb)) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data + hidden if n == part else data)
+    data = bytearray(buf.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        info, at = z.getinfo(part), z.start_dir
+    declared = struct.pack("<LLL", zlib.crc32(parts[part]), info.compress_size, len(parts[part]))
+    data[info.header_offset + 14 : info.header_offset + 26] = declared  # its local header
+    while data[at : at + 4] == b"PK\x01\x02":  # and its record in the central directory
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
+        if data[at + 46 : at + 46 + name_len] == part.encode():
+            data[at + 16 : at + 28] = declared
+        at += 46 + name_len + extra_len + comment_len
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("part", "hidden"),
+    [
+        ("xl/worksheets/sheet1.xml", b" " * 100_000),  # read whole by the quick look
+        ("xl/worksheets/sheet1.xml", b"x"),  # one byte more
+        ("xl/sharedStrings.xml", b" " * 100_000),  # left to calamine
+    ],
+    ids=["sheet", "sheet_one_byte", "shared_strings"],
+)
+def test_a_member_longer_than_it_declares_is_refused_as_damaged(part, hidden):
+    # Its declared size and CRC-32 are those of its well-formed start: only reading past the
+    # declared size finds the rest (see tests/faults, lying_size_xlsx, for a night of it).
+    wb = _declaring_less(_with_shared_string(_xlsx(2, 2), "x"), part, hidden)
+    with pytest.raises(FileRefused) as err:
+        read_sheets(wb, "lying.xlsx", Caps())
+    assert err.value.code == "corrupt"
+    assert str(err.value).startswith("已损坏")
+
+
 def test_cells_without_a_value_do_not_count_towards_the_caps():
     import openpyxl
     from openpyxl.styles import Font
@@ -146,6 +226,22 @@ def test_cells_without_a_value_do_not_count_towards_the_caps():
     wb.save(buf)
     [sheet] = read_sheets(buf.getvalue(), "styled.xlsx", SMALL)
     assert sheet.rows == [["a", "b"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "rows"),
+    [
+        ("a,b;c\n1,2;3\n", [["a", "b;c"], ["1", "2;3"]]),
+        ("a;b;c\n1;2,5;3\n", [["a", "b", "c"], ["1", "2,5", "3"]]),
+        ("a\tb\tc,d\n", [["a", "b", "c,d"]]),
+        ("a;b\n1\t2\n", [["a;b"], ["1", "2"]]),  # a tie of two: the first found, the tab
+        ("名称\n值\n", [["名称"], ["值"]]),  # nothing splits: the comma
+    ],
+    ids=["comma", "semicolon", "tab", "tab_on_a_tie", "single_column"],
+)
+def test_a_csv_is_split_by_the_delimiter_of_its_widest_line(text, rows):
+    [sheet] = read_sheets(text.encode(), "d.csv", Caps())
+    assert sheet.rows == rows
 
 
 def test_an_html_grid_repeats_merged_cells_over_their_area():
