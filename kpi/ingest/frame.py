@@ -164,21 +164,17 @@ _number_text = lru_cache(maxsize=_CACHE)(parse_number)  # a Number is immutable:
 ENTERED_FIELDS = (*NUMERIC_FIELDS, "status", "completion_date")
 
 
-def _is_data_row(cells: list[object], columns: dict[str, tuple[int, str]]) -> bool:
-    """A row in which something was entered; footers, blanks and unfilled template rows are not.
-
-    A template row the department left blank (code, name and unit pre-filled, nothing entered)
-    is not a submission of that target: it is ignored, not rejected.
-    """
-    return _entered(cells, _entered_columns(columns))
-
-
 def _entered_columns(columns: dict[str, tuple[int, str]]) -> tuple[int, ...]:
     """The columns of the fields a department enters (ENTERED_FIELDS), once per table."""
     return tuple(columns[f][0] for f in ENTERED_FIELDS if f in columns)
 
 
 def _entered(cells: list[object], entered: tuple[int, ...]) -> bool:
+    """A row in which something was entered; footers, blanks and unfilled template rows are not.
+
+    A template row the department left blank (code, name and unit pre-filled, nothing entered)
+    is not a submission of that target: it is ignored, not rejected. `entered`: _entered_columns.
+    """
     n = len(cells)
     return any(j < n and not _blank(cells[j]) for j in entered)
 
