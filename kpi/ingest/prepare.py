@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import marshal
 import os
 import pickle
 import queue
@@ -29,8 +30,9 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
+from operator import attrgetter
 from pathlib import Path
 
 from kpi.ingest.failpoints import failpoint, worker_failpoint
@@ -55,6 +57,7 @@ RESULT_PIPE_BYTES = 1 << 20  # the pipe of a worker's results (Linux's default c
 GATHER_SECONDS = 0.002
 RECYCLE_MB = 200  # a worker that grew beyond this after a file is not kept
 CATALOGUES_PER_WORKER = 32  # catalogues a worker keeps (a run sends a plan's files together)
+LAYOUTS_PER_WORKER = 256  # row layouts (keys, columns) a worker sends once and then names by number
 _COL_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ARCHIVE_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".csv")
 STAGING = ".staging"  # archive/.staging/: parsed files' bytes waiting to be renamed into place
@@ -422,6 +425,8 @@ class _Worker:
             fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, RESULT_PIPE_BYTES)
         self.buf = bytearray()
         self.catalogues: dict[int, object] = {}  # id -> catalogue (kept alive: ids stay unique)
+        self.run: tuple | None = None  # the (as_of, limits, archive) sent last
+        self.layouts: dict[int, tuple] = {}  # the row layouts (keys, columns) it named, by number
         self.ready = False
         self.started = time.monotonic()
         self.tasks: deque[tuple[int, object, Path]] = deque()  # sent, result not yet read
@@ -464,10 +469,29 @@ class _Worker:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         return struct.pack("<Q", len(data)) + data
 
-    def give(
-        self, index: int, catalogue, path: Path, as_of: date, limits: Limits, archive: str | None
-    ) -> None:
-        """Queue one file (the catalogue travels once per worker)."""
+    def give(self, files: list[tuple[int, object, Path]], as_of: date, limits: Limits, archive):
+        """Queue (index, catalogue, path) files: a message for each run of one catalogue's.
+
+        The catalogue travels once per worker, and the run's settings once per run.
+        """
+        run = (as_of, limits, archive)
+        if run != self.run:
+            self.send(("run", *run))
+            self.run = run
+        if not self.tasks:
+            self.since = time.monotonic()
+            if self.paused_at is not None:
+                self.paused_at = self.since
+        start = 0
+        for end in range(1, len(files) + 1):
+            if end == len(files) or files[end][1] is not files[start][1]:
+                key = self._catalogue_key(files[start][1])
+                self.send(("files", key, [str(path) for _, _, path in files[start:end]]))
+                start = end
+        self.tasks.extend(files)
+
+    def _catalogue_key(self, catalogue) -> int:
+        """The number the worker knows a catalogue by, the catalogue sent first if it does not."""
         key = id(catalogue)
         if key not in self.catalogues:
             if len(self.catalogues) >= CATALOGUES_PER_WORKER:
@@ -478,12 +502,7 @@ class _Worker:
             plain = getattr(catalogue, "plain", None)
             self.send(("catalogue", key, plain() if callable(plain) else catalogue))
             self.catalogues[key] = catalogue
-        if not self.tasks:
-            self.since = time.monotonic()
-            if self.paused_at is not None:
-                self.paused_at = self.since
-        self.tasks.append((index, catalogue, path))
-        self.send(("file", key, str(path), as_of, limits, archive))
+        return key
 
     def messages(self) -> list:
         """The complete messages that have arrived; EOFError once the worker is gone."""
@@ -502,12 +521,22 @@ class _Worker:
                 # gives up the GIL (the end of file, if it came meanwhile, is read next turn).
                 break
         out = []
-        while len(self.buf) >= 8:
-            n = struct.unpack_from("<Q", self.buf)[0]
-            if len(self.buf) < 8 + n:
+        buf, at = self.buf, 0
+        while len(buf) - at >= 8:
+            end = at + 8 + struct.unpack_from("<Q", buf, at)[0]
+            if len(buf) < end:
                 break
-            out.append(pickle.loads(self.buf[8 : 8 + n]))
-            del self.buf[: 8 + n]
+            tag = buf[at + 8]
+            if tag in (_DONE, _PICKLED):  # kept packed until the consumer takes it
+                weight = _WEIGHT.unpack_from(buf, at + 9)[0]
+                out.append(("done", (weight, (bytes(buf[at + 8 : end]), self.layouts))))
+            elif tag == _LAYOUT:
+                number, layout = marshal.loads(memoryview(buf)[at + 9 : end])
+                self.layouts[number] = layout
+            else:
+                out.append(pickle.loads(buf[at + 8 : end]))
+            at = end
+        del buf[:at]
         if ended and not out:
             raise EOFError("a parsing worker ended")
         return out  # after an end, the next call raises
@@ -541,6 +570,7 @@ class _Worker:
             self.proc.stdout.close()
 
 
+_DONE, _PICKLED, _LAYOUT = b"DPL"  # the first byte of a result frame (else: a pickle)
 _IDLE: list[_Worker] = []
 _IDLE_LOCK = threading.Lock()
 
@@ -603,7 +633,8 @@ class _Pool:
         self.as_of, self.limits = as_of, limits
         self.ahead_rows, self.ahead_files = rows, files
         self.cond = threading.Condition()
-        self.results: dict[int, tuple[int, Prepared | bytes]] = {}  # index -> (weight, result)
+        # index -> (weight, result): a Prepared, or (frame body, layouts) as it arrived
+        self.results: dict[int, tuple[int, Prepared | tuple]] = {}
         self.next = 0  # the index the consumer takes next
         self.dispatched = 0  # jobs taken from `jobs`
         self.held = 0  # weight of the results waiting for the consumer
@@ -638,8 +669,8 @@ class _Pool:
                 p = None
             error = self.error
         if p is not None:
-            if isinstance(p, bytes):  # kept packed while it waited: a fifth of the memory
-                p = pickle.loads(p)
+            if type(p) is tuple:  # kept packed while it waited: a fifth of the memory
+                p = unpacked(*p)
             if p.error:
                 log.error("unexpected failure reading %s:\n%s", p.name, p.error)
             return p
@@ -658,7 +689,7 @@ class _Pool:
         self.thread.join()
         for _, p in self.results.values():  # parsed, never taken: their staged copies go
             with contextlib.suppress(Exception):  # closing never fails on a leftover
-                p = pickle.loads(p) if isinstance(p, bytes) else p
+                p = unpacked(*p) if type(p) is tuple else p
                 if p.staged:
                     os.unlink(p.staged)
         self.results.clear()
@@ -708,11 +739,14 @@ class _Pool:
                             todo.append((w, item))
                             queued += 1
                     readable = {w for w in self.workers if self._readable(w)}
+                given: dict[_Worker, list] = {}
                 for w, (index, (catalogue, path)) in todo:
                     if w not in self.workers:  # stopped meanwhile: its files go back
                         self.retry.append((index, (catalogue, path)))
                         continue
-                    w.give(index, catalogue, Path(path), self.as_of, self.limits, self.archive)
+                    given.setdefault(w, []).append((index, catalogue, Path(path)))
+                for w, files in given.items():
+                    w.give(files, self.as_of, self.limits, self.archive)
                     failpoint("parse")  # a worker is reading a file
                 busy = any(w.tasks or not w.ready for w in self.workers)
                 if exhausted and not busy and not self.retry:
@@ -819,7 +853,7 @@ class _Pool:
                 self.retry.appendleft((index, (catalogue, path)))
         w.tasks.clear()
 
-    def _deliver(self, index: int, weight: int, p: Prepared | bytes) -> None:
+    def _deliver(self, index: int, weight: int, p: Prepared | tuple) -> None:
         with self.cond:
             self.results[index] = (weight, p)
             self.held += weight
@@ -898,6 +932,8 @@ def serve() -> None:
     if nice > 0:
         os.nice(nice)
     catalogues: dict[int, object] = {}
+    run: tuple = ()  # (as_of, limits, archive) of the files that follow
+    layouts: dict[tuple, int] = {}  # row layouts sent, by number
     _send(stdout, ("ready", os.getpid()))
     while True:
         try:
@@ -909,18 +945,100 @@ def serve() -> None:
             catalogues[message[1]] = message[2]
         elif kind == "reset":
             catalogues.clear()
-        elif kind == "file":
-            _, key, path, as_of, limits, archive = message
-            out = prepare_file(Path(path), catalogues[key], as_of, limits, archive)
-            # Packed here, unpacked by the consumer: waiting results take a fifth of the memory.
-            try:
-                packed = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
-            except (pickle.PicklingError, TypeError, ValueError, MemoryError):
-                if out.staged:
-                    with contextlib.suppress(OSError):
-                        os.unlink(out.staged)
-                out = Prepared(out.name, out.size, out.mtime, out.sha, error=traceback.format_exc())
-                out.refusal = (f"{_q(out.name)}读取时发生意外错误，无法处理", "unexpected")
-                packed = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
-            weight, out = out.weight, None
-            _send(stdout, ("done", (weight, packed)))
+        elif kind == "run":
+            run = message[1:]
+        elif kind == "files":
+            _, key, paths = message
+            for path in paths:
+                out = prepare_file(Path(path), catalogues[key], *run)
+                # Each result is written before the next file starts: a worker stopped on that
+                # one has handed over every result before it, and only its own file is refused.
+                stdout.write(_result_frames(out, layouts))
+                stdout.flush()
+                out = None
+
+
+def _result_frames(out: Prepared, layouts: dict[tuple, int]) -> bytes:
+    """A file's result framed for the trip, after any new row layout it names."""
+    try:
+        return _packed_result(out, layouts)
+    except (pickle.PicklingError, TypeError, ValueError, MemoryError):
+        if out.staged:
+            with contextlib.suppress(OSError):
+                os.unlink(out.staged)
+        failed = Prepared(out.name, out.size, out.mtime, out.sha, error=traceback.format_exc())
+        failed.refusal = (f"{_q(out.name)}读取时发生意外错误，无法处理", "unexpected")
+        return _packed_result(failed, layouts)
+
+
+# A result travels as marshal data (about twice as fast as pickling the dataclass, both ways)
+# when every value is of these exact types: marshal would turn other buffer-exporting values
+# (bytearray, numpy scalars) into bytes, so anything else goes as a pickle.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_FIELDS = tuple(f.name for f in fields(Prepared))
+_field_values = attrgetter(*_FIELDS)
+_KEYS, _COLUMNS = _FIELDS.index("keys"), _FIELDS.index("columns")
+_WEIGHT = struct.Struct("<I")
+
+
+def _is_plain(p: Prepared) -> bool:
+    """Whether marshal gives p back exactly: plain containers of values of the _PLAIN types."""
+    rows, raw, headers = p.rows or [], p.raw, p.headers
+    containers = (type(rows), type(p.keys), type(p.columns), type(raw), type(headers))
+    if containers != (list, tuple, list, list, dict) or type(p.refusal) not in (tuple, type(None)):
+        return False
+    if not set(map(type, rows)) | set(map(type, raw)) <= {tuple}:
+        return False
+    if not set(map(type, headers.values())) <= {dict}:
+        return False
+    values = [p.name, p.size, p.mtime, p.sha, p.blank_rows, p.error, p.staged]
+    values += p.refusal or ()
+    values += p.keys
+    values += p.columns
+    for row in rows:
+        values += row
+    for row in raw:
+        values += row
+    values += headers
+    for names in headers.values():
+        values += names
+        values += names.values()
+    return _PLAIN.issuperset(map(type, values))
+
+
+def _packed_result(out: Prepared, layouts: dict[tuple, int]) -> bytes:
+    """The frames of one result: "L" frames for new row layouts, then "D" (marshal) or "P"."""
+    weight = _WEIGHT.pack(out.weight)
+    if not _is_plain(out):
+        return _frame(b"P" + weight + pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+    frames = []
+    values = list(_field_values(out))
+    # A file's keys and columns are those of every file of its kind: named by number after
+    # their first trip, they are neither sent nor built again in the ingesting process.
+    for i in (_KEYS, _COLUMNS):
+        layout = tuple(values[i])
+        number = layouts.get(layout)
+        if number is None and len(layouts) < LAYOUTS_PER_WORKER:
+            number = layouts[layout] = len(layouts)
+            frames.append(_frame(b"L" + marshal.dumps((number, layout))))
+        if number is not None:
+            values[i] = number
+    frames.append(_frame(b"D" + weight + marshal.dumps(tuple(values))))
+    return b"".join(frames)
+
+
+def _frame(body: bytes) -> bytes:
+    return struct.pack("<Q", len(body)) + body
+
+
+def unpacked(body: bytes, layouts: dict[int, tuple]) -> Prepared:
+    """The Prepared of a "D" or "P" frame's body (after its tag and weight)."""
+    if body[:1] == b"P":
+        return pickle.loads(memoryview(body)[1 + _WEIGHT.size :])
+    values = list(marshal.loads(memoryview(body)[1 + _WEIGHT.size :]))
+    keys, columns = values[_KEYS], values[_COLUMNS]
+    if type(keys) is int:
+        values[_KEYS] = layouts[keys]
+    if type(columns) is int:
+        values[_COLUMNS] = list(layouts[columns])  # a list of its own: the consumer's to change
+    return Prepared(*values)
