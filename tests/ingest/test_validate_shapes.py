@@ -155,3 +155,16 @@ def test_gx_reads_each_expectations_configuration_once_per_call_with_the_same_re
         ("small", [2]),
     ]
     assert ours_built < theirs_built / 2
+
+
+def test_another_gx_keeps_its_own_kwargs_readers(monkeypatch):
+    # The readers replace GX's only over the methods they were written against: a GX whose
+    # methods differ (another version) is left as it is.
+    from great_expectations.expectations.expectation import Expectation
+
+    v._batch_definition()
+    for name, fn in v._gx["readers"].items():
+        monkeypatch.setattr(Expectation, name, fn)
+    monkeypatch.setitem(v._GX_READERS, "_get_runtime_kwargs", "00000000")
+    assert not v._one_configuration_per_call()
+    assert all(getattr(Expectation, n) is fn for n, fn in v._gx["readers"].items())
