@@ -78,6 +78,22 @@ def peak_rss_mb() -> tuple[float, float]:
     return own, children
 
 
+def _descendants() -> list[int]:
+    """The pids of this process's live descendants (the parsing workers a pool keeps)."""
+    found, todo = [], [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as fh:
+                    kids = [int(x) for x in fh.read().split()]
+                found += kids
+                todo += kids
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 class TreeRSS:
     """The peak of the resident memory summed over this process and all its descendants.
 
@@ -102,18 +118,61 @@ class TreeRSS:
     def _run(self) -> None:
         page = os.sysconf("SC_PAGE_SIZE")
         while not self._stop.wait(0.05):
-            total, todo = 0, [os.getpid()]
-            while todo:
-                pid = todo.pop()
+            total = 0
+            for pid in [os.getpid(), *_descendants()]:
                 try:
                     with open(f"/proc/{pid}/statm") as fh:
                         total += int(fh.read().split()[1]) * page
-                    for task in os.listdir(f"/proc/{pid}/task"):
-                        with open(f"/proc/{pid}/task/{task}/children") as fh:
-                            todo += [int(x) for x in fh.read().split()]
                 except (OSError, ValueError, IndexError):
                     continue
             self.peak = max(self.peak, total / 2**20)
+
+
+def tree_cpu() -> dict[str, float]:
+    """CPU seconds so far: this process, and its children whether reaped or still alive.
+
+    RUSAGE_CHILDREN counts only children already waited for; a pool keeps a worker alive
+    after the run, so the live ones are read from /proc (utime, stime: fields 14 and 15).
+    """
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    live_user = live_sys = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _descendants():
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        live_user += int(fields[11]) / tick
+        live_sys += int(fields[12]) / tick
+    return {
+        "self_user": own.ru_utime,
+        "self_sys": own.ru_stime,
+        "children_user": reaped.ru_utime + live_user,
+        "children_sys": reaped.ru_stime + live_sys,
+    }
+
+
+def busy_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine from /proc/stat (busy: not idle or iowait)."""
+    with open("/proc/stat") as fh:
+        v = [int(x) for x in fh.readline().split()[1:9]]
+    return sum(v) - v[3] - v[4], sum(v)
+
+
+def cpu_line(before: dict, after: dict, wall: float, machine_before, machine_after) -> str:
+    """Where a step's CPU went: this process, its workers, and the machine's busy cores."""
+    d = {k: after[k] - before[k] for k in before}
+    busy = machine_after[0] - machine_before[0]
+    total = max(1, machine_after[1] - machine_before[1])
+    cores = os.cpu_count() or 1
+    return (
+        f"this process {d['self_user'] + d['self_sys']:.1f} CPU-s (user {d['self_user']:.1f}, "
+        f"sys {d['self_sys']:.1f}), parsing workers {d['children_user'] + d['children_sys']:.1f} "
+        f"(user {d['children_user']:.1f}, sys {d['children_sys']:.1f}): "
+        f"{(sum(d.values())) / wall:.2f} cores; machine busy {cores * busy / total:.2f} of {cores}"
+    )
 
 
 def floor(csvs: list[Path], xlsxs: list[Path]) -> tuple[float, float, int]:
@@ -326,11 +385,13 @@ def main(argv: list[str] | None = None) -> int:
     batches: dict[str, list[Path]] = {}
     for f in backfill:
         batches.setdefault(f["plan"], []).append(root / "files" / f["path"])
+    cpu0, busy0 = tree_cpu(), busy_jiffies()
     t = time.perf_counter()
     receipts = ingest_plans(
         cfg, [(cats[p], ps) for p, ps in batches.items()], as_of=as_of, run_id="backfill"
     )
     t_ingest = time.perf_counter() - t
+    ingest_cpu = cpu_line(cpu0, tree_cpu(), t_ingest, busy0, busy_jiffies())
     t = time.perf_counter()
     compute_progress_many(cfg, list(cats.values()), as_of, now=now)
     t_progress = time.perf_counter() - t
@@ -349,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         f"receipts {statuses}; peak RSS so far {peak_rss_mb()[0]:.0f} MB",
         flush=True,
     )
+    print(f"(a) backfill's ingest CPU: {ingest_cpu}", flush=True)
     print(f"(d) progress for all {len(cats)} plans: {t_progress:.1f} s", flush=True)
 
     full = night(cfg, cats, tonight, root, as_of, now)

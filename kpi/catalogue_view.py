@@ -28,6 +28,7 @@ FIRMNESS_ZH = {"firm": "确保", "aspirational": "力争", "plain": ""}
 
 # Clerks' text: bounded before any comparison (difflib is quadratic in the length).
 MAX_NAME_CHARS = 60
+RESOLVED_KEPT = 4096  # resolved names a catalogue's plain copy keeps (a worker's memory)
 _NAME_NOISE = re.compile(r"[\s\u3000·・.．,，、;；:：()（）\[\]【】<>《》\"'“”‘’_-]+")
 
 
@@ -143,6 +144,25 @@ class PlainCatalogue(Plain, RegisterLookup):
 
     _names = None
     _codes = None
+    _resolved = None  # text -> department (or None), up to RESOLVED_KEPT texts
+
+    def resolve_department(self, text: str):
+        """RegisterLookup.resolve_department, remembered: a worker parses every file of a plan.
+
+        The same few names (填报单位) recur in all of them. Bounded (a worker's memory): the
+        first RESOLVED_KEPT texts, each no longer than a name is ever compared (fold_name).
+        """
+        memo = self._resolved
+        if memo is None:
+            memo = self._resolved = {}
+        try:
+            return memo[text]
+        except KeyError:
+            pass
+        dept = super().resolve_department(text)
+        if len(memo) < RESOLVED_KEPT and len(text) <= MAX_NAME_CHARS * 4:
+            memo[text] = dept
+        return dept
 
     def by_code(self) -> tuple[dict, dict]:
         """(targets, departments) by code, made once: a worker parses every file of a plan.

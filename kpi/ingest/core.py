@@ -329,8 +329,9 @@ def _chunk(
     clock.lap("validate")
     parsed = [f for f in parsed if f.refusal is None]
     state = current_for_targets(con, _pairs(parsed)) if con is not None else {}
+    held: dict[tuple[str, str], dict] = {}  # the year-to-date values in `state`, kept up to date
     for f in parsed:
-        _safely(f, "decide", _decide, f, state, later)
+        _safely(f, "decide", _decide, f, state, later, held)
     clock.lap("decide")
     deferred = [f for f in parsed if f.refusal is None]
     # The archive copies of the files that will be stored are written by threads meanwhile;
@@ -494,7 +495,7 @@ def _safely(f: _File, step: str, fn, *args) -> bool:
         return False
 
 
-def _decide(f: _File, state: dict, later: tuple) -> None:
+def _decide(f: _File, state: dict, later: tuple, held: dict) -> None:
     """Refusal or quarantine of one file, then its accepted rows become the current values.
 
     Files are decided in order: the year-to-date check of a file reads the values accepted from
@@ -511,12 +512,9 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
     codes = {code for code, kind, *_ in ytd if code and kind in YTD_KINDS}
     previous: dict[str, list[tuple]] = {}
     for code in codes:
-        for period, old in state.get((plan, code), {}).items():
-            value = getattr(old, "value", None)
-            if value is None or value != value:  # stored null (NaN in a frame)
-                continue
-            year, month = int(old.period_year), int(old.period_month)
-            previous.setdefault(code, []).append((year * 12 + month - 1, period, value))
+        values = [v for v in _held(held, state, (plan, code)).values() if v is not None]
+        if values:
+            previous[code] = values
     rows.previous = previous_values(ytd, previous)
     if any(r.severity == "critical" for r in later):
         # A rule that can quarantine on earlier files' values: this file's verdict must be known
@@ -549,6 +547,31 @@ def _decide(f: _File, state: dict, later: tuple) -> None:
     f.quarantined, f.outcome = critical, outcome
     for key, obs in changes:
         state.setdefault(key, {})[obs["period"]] = _Current(obs)
+        if (values := held.get(key)) is not None:
+            _hold(values, obs["period"], obs["value"], obs["period_year"], obs["period_month"])
+
+
+def _held(held: dict, state: dict, key: tuple[str, str]) -> dict:
+    """period -> (month index, period, value) of a target's current values in `state`, in its order.
+
+    Built once per target and chunk, then kept by _decide as it changes `state`: reading every
+    earlier period of every target again for each file cost a backfill ~1 CPU-s (BENCHMARKS.md).
+    A null value is kept as None (it has nothing to compare with), so the order stays the same.
+    """
+    values = held.get(key)
+    if values is None:
+        values = held[key] = {}
+        for period, old in state.get(key, {}).items():
+            value = getattr(old, "value", None)
+            _hold(values, period, value, old.period_year, old.period_month)
+    return values
+
+
+def _hold(values: dict, period: str, value, year, month) -> None:
+    if value is None or value != value:  # stored null (NaN in a frame)
+        values[period] = None
+    else:
+        values[period] = (int(year) * 12 + int(month) - 1, period, value)
 
 
 class _Current:

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from kpi.contract import COLUMNS, KIND_FIELDS, STATUS_VOCAB
 from kpi.ingest.read import Sheet
-from transforms.numbers import NumberError, is_blank, parse_number
+from transforms.numbers import Number, NumberError, is_blank, parse_number
 from transforms.periods import Period, PeriodError, context_year, parse_period, with_year
 from transforms.units import UnitError, canonical, convert, normalize_unit
 
@@ -255,11 +255,11 @@ def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[
         except PeriodError as exc:
             p, rec["period_detail"] = None, exc.detail
         parsed.append(p)
-    year = context_year(
-        [p.year for p in parsed if p and p.year is not None],
-        [s for t in tables for s in t.titles],
-        catalogue.plan.year,
-    )
+    years = [p.year for p in parsed if p and p.year is not None]
+    if years and years.count(years[0]) == len(years):
+        year = years[0]  # context_year's answer where one year is written (most files)
+    else:
+        year = context_year(years, [s for t in tables for s in t.titles], catalogue.plan.year)
     for rec, cells, p in zip(records, cells_of, parsed, strict=True):
         _derive(rec, cells, with_year(p, year) if p else None, lookups)
     _add_duplicates(records)
@@ -336,6 +336,8 @@ def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) ->
                 n = None
             elif cell.__class__ is str:
                 n = _number_text(cell)
+            elif cell.__class__ is float and math.isfinite(cell):
+                n = Number(cell)  # parse_number's answer for a present float (most .xlsx cells)
             else:
                 n = parse_number(cell)
             rec[detail_key] = None

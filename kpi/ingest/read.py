@@ -283,16 +283,13 @@ def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
     Every part under xl/worksheets/ is measured whatever the workbook says: the workbook's own
     index only names the sheets and finds any kept elsewhere.
     """
-    sheets = _Collect("sheet", ("name", "r:id", "id"))
-    rels = _Collect("Relationship", ("Id", "Target", "Type"))
-    _scan_xml(zf, "xl/workbook.xml", sheets, limit=MAX_XML_PART)
+    sheets = _index(zf, "xl/workbook.xml", "sheet", ("name", "r:id", "id"))
+    rels = []
     if "xl/_rels/workbook.xml.rels" in names:
-        _scan_xml(zf, "xl/_rels/workbook.xml.rels", rels, limit=MAX_XML_PART)
-    target = {
-        r["Id"]: _part_path(r["Target"]) for r in rels.found if r["Type"].endswith("/worksheet")
-    }
+        rels = _index(zf, "xl/_rels/workbook.xml.rels", "Relationship", ("Id", "Target", "Type"))
+    target = {r["Id"]: _part_path(r["Target"]) for r in rels if r["Type"].endswith("/worksheet")}
     out, seen = [], set()
-    for s in sheets.found:
+    for s in sheets:
         part = target.get(s["r:id"] or s["id"])
         if part in names and part not in seen:
             out.append((part, s["name"]))
@@ -301,6 +298,39 @@ def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
         if n.startswith("xl/worksheets/") and n.endswith(".xml") and n not in seen:
             out.append((n, n.rsplit("/", 1)[-1].removesuffix(".xml")))
     return out
+
+
+def _index(zf: _Zip, part: str, tag: str, attrs: tuple[str, ...]) -> list[dict]:
+    """_Collect's finds in one of the workbook's index parts, remembered by the part's bytes.
+
+    Every file made from one template carries the same index parts: one parse serves them all.
+    A part is known by its compressed bytes, method, declared size and CRC, which decide what
+    member() and the parse make of it; its local header is checked in every file (_raw).
+    """
+    info = zf.getinfo(part)
+    key = None
+    if (
+        info.compress_size <= INDEX_KEPT_BYTES
+        and info.file_size <= QUICK_PART
+        and info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED)
+        and not info.flag_bits & _UNUSUAL
+    ):
+        key = (tag, attrs, info.compress_type, info.file_size, info.CRC, zf._raw(info))
+        hit = _INDEXES.get(key)
+        if hit is not None:
+            return hit
+    found = _Collect(tag, attrs)
+    _scan_xml(zf, part, found, limit=MAX_XML_PART)
+    if key is not None:
+        if len(_INDEXES) >= INDEXES_KEPT:
+            _INDEXES.clear()
+        _INDEXES[key] = found.found
+    return found.found
+
+
+INDEX_KEPT_BYTES = 1 << 16  # index parts remembered are at most this long, compressed
+INDEXES_KEPT = 64  # index parts remembered (a worker sees a few templates' in a night)
+_INDEXES: dict[tuple, list[dict]] = {}
 
 
 def _part_path(target: str) -> str:

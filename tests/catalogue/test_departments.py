@@ -56,6 +56,24 @@ def test_a_name_the_register_does_not_know_resolves_to_nothing(hongqi, written):
     assert hongqi.resolve_department(written) is None
 
 
+def test_a_workers_plain_copy_resolves_as_the_register_and_remembers_boundedly(hongqi):
+    from kpi.catalogue_view import MAX_NAME_CHARS, RESOLVED_KEPT
+
+    plain = hongqi.plain()
+    unknown = ["市人社局", "人事局", "财政", "", "红旗分局"]
+    for _ in range(2):  # the second time from what it remembers
+        for written, code in CLERKS.items():
+            assert plain.resolve_department(written).code == code
+        for written in unknown:
+            assert plain.resolve_department(written) is None
+    long_name = "人社局" + "x" * (MAX_NAME_CHARS * 4)
+    assert plain.resolve_department(long_name) == hongqi.resolve_department(long_name)
+    assert long_name not in plain._resolved
+    for i in range(RESOLVED_KEPT + 10):
+        plain.resolve_department(f"未知单位{i}")
+    assert len(plain._resolved) == RESOLVED_KEPT
+
+
 def test_the_district_prefix_is_the_plans_own_not_a_written_one(tiny_catalogue):
     assert tiny_catalogue.plan.district_zh == "测试区"
     assert tiny_catalogue.resolve_department("测试区人社局").code == "rsj"

@@ -215,6 +215,37 @@ def test_a_member_longer_than_it_declares_is_refused_as_damaged(part, hidden):
     assert str(err.value).startswith("已损坏")
 
 
+def _titled_xlsx(title: str) -> bytes:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = title
+    wb.active.append(["v0", "v1"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_workbook_index_parts_seen_before_still_name_each_files_own_sheets():
+    # The index parts (workbook.xml, its relationships) are parsed once per content: a file
+    # with other ones is read from its own, and one seen again reads the same.
+    for title in ("甲表", "乙表", "甲表"):
+        [sheet] = read_sheets(_titled_xlsx(title), "a.xlsx", Caps())
+        assert sheet.name == title
+
+
+def test_a_damaged_local_header_of_an_index_part_seen_before_is_refused():
+    wb = _titled_xlsx("甲表")
+    read_sheets(wb, "a.xlsx", Caps())  # its index parts now known by their bytes
+    with zipfile.ZipFile(io.BytesIO(wb)) as z:
+        at = z.getinfo("xl/workbook.xml").header_offset
+    damaged = bytearray(wb)
+    damaged[at + 30] ^= 0x20  # the first letter of the part's name in its local header
+    with pytest.raises(FileRefused) as err:
+        read_sheets(bytes(damaged), "a.xlsx", Caps())
+    assert err.value.code == "corrupt"
+
+
 def test_cells_without_a_value_do_not_count_towards_the_caps():
     import openpyxl
     from openpyxl.styles import Font

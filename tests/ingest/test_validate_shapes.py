@@ -67,3 +67,104 @@ def test_gx_validates_our_frames_without_fingerprinting_them(monkeypatch):
     files = [v.FileRows([{"_rid": 0, "a": 1}, {"_rid": 1, "a": None}], ["_rid", "a"], {})]
     [[finding]] = v.run_rules_many(files, (rule,))
     assert finding.rule.id == "a_known" and finding.rids == [1]
+
+
+ROW_RULES = (
+    v.Rule(
+        "known",
+        "critical",
+        "row",
+        "expect_column_values_to_not_be_null",
+        {"column": "a"},
+        None,
+        "",
+        "",
+    ),
+    v.Rule(
+        "listed",
+        "critical",
+        "row",
+        "expect_column_values_to_be_in_set",
+        {"column": "b", "value_set": ["x", "y"]},
+        None,
+        "",
+        "",
+    ),
+    v.Rule(
+        "small",
+        "warning",
+        "row",
+        "expect_column_values_to_be_between",
+        {"column": "a", "min_value": 0, "max_value": 5},
+        None,
+        "",
+        "",
+    ),
+    v.Rule(
+        "shaped",
+        "critical",
+        "row",
+        "expect_column_values_to_match_regex",
+        {"column": "b", "regex": "^[a-z]$"},
+        None,
+        "",
+        "",
+    ),
+)
+ROWS = [
+    {"_rid": 0, "a": 1, "b": "x"},
+    {"_rid": 1, "a": None, "b": "y"},
+    {"_rid": 2, "a": 9, "b": "z"},
+    {"_rid": 3, "a": 2, "b": "Q"},
+]
+
+
+def test_gx_reads_each_expectations_configuration_once_per_call_with_the_same_results(
+    monkeypatch,
+):
+    # GX rebuilt an expectation's configuration (deep copies of its kwargs) once per key it
+    # read; validate's readers build it once per call. Same findings and details as GX's own.
+    from great_expectations.expectations.expectation import Expectation
+
+    v._batch_definition()
+    assert v._one_configuration_per_call(), "GX's readers changed: see validate._GX_READERS"
+    built = []
+    configuration = Expectation.configuration
+
+    def counted(self):
+        built.append(1)
+        return configuration.fget(self)
+
+    monkeypatch.setattr(Expectation, "configuration", property(counted))
+    frame = v._frame_of(v.FileRows(ROWS, ["_rid", "a", "b"], {}))
+
+    def run():
+        built.clear()
+        found = v.run_rules(frame, ROW_RULES, {})
+        return [(f.rule.id, f.rids, repr(f.details)) for f in found], len(built)  # NaN != NaN
+
+    ours, ours_built = run()
+    for name, fn in v._gx["readers"].items():
+        monkeypatch.setattr(Expectation, name, fn)
+    theirs, theirs_built = run()
+    assert ours == theirs
+    assert sorted(x[:2] for x in ours) == [
+        ("known", [1]),
+        ("listed", [2, 3]),
+        ("shaped", [3]),
+        ("small", [2]),
+    ]
+    assert ours_built < theirs_built / 2
+
+
+def test_another_gx_keeps_its_own_kwargs_readers(monkeypatch):
+    # The readers replace GX's only over the methods they were written against: a GX whose
+    # methods differ (another version) is left as it is.
+    from great_expectations.expectations.expectation import Expectation
+
+    v._batch_definition()
+    for name, fn in v._gx["readers"].items():
+        monkeypatch.setattr(Expectation, name, fn)
+    monkeypatch.setitem(v._GX_READERS, "_get_runtime_kwargs", "00000000")
+    assert not v._one_configuration_per_call()
+    assert all(getattr(Expectation, n) is fn for n, fn in v._gx["readers"].items())
