@@ -491,8 +491,7 @@ class _Worker:
         """A message as _receive reads it: its length, then its pickle (bytes: framed already)."""
         if type(message) is bytes:
             return message
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        return struct.pack("<Q", len(data)) + data
+        return _frame(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     def give(self, files: list[tuple[int, object, Path]], as_of: date, limits: Limits, archive):
         """Queue (index, catalogue, path) files: a message for each run of one catalogue's.
@@ -607,7 +606,9 @@ def _catalogue_message(key: int, catalogue) -> bytes:
 
 
 _CATALOGUE_MESSAGES: dict[int, tuple[object, bytes]] = {}  # id -> (catalogue, message)
-_DONE, _LAYOUT = b"DL"  # the first byte of a result frame (any other: a pickled message)
+# The first byte of a result's frames (any other: a pickled message): the result, a row layout.
+_DONE_TAG, _LAYOUT_TAG = b"D", b"L"
+_DONE, _LAYOUT = _DONE_TAG[0], _LAYOUT_TAG[0]
 _IDLE: list[_Worker] = []
 _IDLE_LOCK = threading.Lock()
 
@@ -843,12 +844,7 @@ class _Pool:
                 done.append((index, *value))
         if done:
             w.since = time.monotonic()  # the next file starts now, as far as we can tell
-            # One hand-over for all: each wakes a consumer waiting for its next file.
-            with self.cond:
-                for index, weight, p in done:
-                    self.results[index] = (weight, p)
-                    self.held += weight
-                self.cond.notify_all()
+            self._deliver(done)
 
     def _watch(self, sel, registered: set, *, memory_only: bool = False) -> None:
         now = time.monotonic()
@@ -877,7 +873,7 @@ class _Pool:
             for kind, value in w.messages():
                 if kind == "done":
                     index, _, _ = w.tasks.popleft()
-                    self._deliver(index, *value)
+                    self._deliver([(index, *value)])
         if w in registered:
             sel.unregister(w.fd)
             registered.discard(w)
@@ -887,16 +883,18 @@ class _Pool:
         if w.tasks:
             index, _, path = w.tasks.popleft()
             log.warning("parsing %s stopped: %s", path.name, why)
-            self._deliver(index, 1, refused_here(path, self.limits, why))
+            self._deliver([(index, 1, refused_here(path, self.limits, why))])
         with self.cond:
             for index, catalogue, path in reversed(w.tasks):
                 self.retry.appendleft((index, (catalogue, path)))
         w.tasks.clear()
 
-    def _deliver(self, index: int, weight: int, p: Prepared | tuple) -> None:
+    def _deliver(self, done: list[tuple[int, int, Prepared | tuple]]) -> None:
+        """Hand (index, weight, result) over to the consumer: one hand-over for all of them."""
         with self.cond:
-            self.results[index] = (weight, p)
-            self.held += weight
+            for index, weight, p in done:
+                self.results[index] = (weight, p)
+                self.held += weight
             self.cond.notify_all()
 
 
@@ -927,10 +925,13 @@ def refused_here(path: Path, limits: Limits, why: str) -> Prepared:
 # --- the worker's side ----------------------------------------------------------------------------
 
 
+def _frame(body: bytes) -> bytes:
+    """A message as _receive reads it: its length, then its body."""
+    return struct.pack("<Q", len(body)) + body
+
+
 def _send(stream, value: object) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack("<Q", len(data)))
-    stream.write(data)
+    stream.write(_frame(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
     stream.flush()
 
 
@@ -1041,15 +1042,12 @@ def _packed_result(out: Prepared, layouts: dict[tuple, int]) -> bytes:
     body = pickle.dumps(tuple(values), protocol=pickle.HIGHEST_PROTOCOL)
     # Named only once the result is packed: a result that cannot be leaves no number unsent.
     frames = [
-        _frame(b"L" + pickle.dumps(item[::-1], pickle.HIGHEST_PROTOCOL)) for item in new.items()
+        _frame(_LAYOUT_TAG + pickle.dumps(item[::-1], pickle.HIGHEST_PROTOCOL))
+        for item in new.items()
     ]
     layouts.update(new)
-    frames.append(_frame(b"D" + weight + body))
+    frames.append(_frame(_DONE_TAG + weight + body))
     return b"".join(frames)
-
-
-def _frame(body: bytes) -> bytes:
-    return struct.pack("<Q", len(body)) + body
 
 
 def unpacked(body: bytes, layouts: dict[int, tuple]) -> Prepared:
