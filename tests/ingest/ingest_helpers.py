@@ -178,3 +178,13 @@ def query(cfg, sql: str, params=None) -> list[dict]:
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
     finally:
         con.close()
+
+
+def one_bad_among_good(folder: Path, n: int, at: int) -> list[Path]:
+    """n one-row .csv files, with bad.csv (a whole template's rows) inserted at `at`."""
+    files = [
+        write_csv(folder / f"f{i:03}.csv", [r("科技局", "2023-06", "hightech_firms", "家", i)])
+        for i in range(n)
+    ]
+    files.insert(at, write_csv(folder / "bad.csv", good_rows()))
+    return files

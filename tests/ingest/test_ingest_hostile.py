@@ -11,7 +11,16 @@ import zipfile
 import zlib
 
 import pytest
-from ingest_helpers import AS_OF, HEADER, good_rows, query, r, write_csv, write_xlsx
+from ingest_helpers import (
+    AS_OF,
+    HEADER,
+    good_rows,
+    one_bad_among_good,
+    query,
+    r,
+    write_csv,
+    write_xlsx,
+)
 
 from kpi.ingest import ingest_files, ingest_inbox
 from kpi.ingest.inbox import skip_reason
@@ -536,11 +545,7 @@ def test_a_pool_worker_that_dies_with_files_queued_behind_it_costs_only_its_own_
     prepare._stop_idle()
     monkeypatch.setenv("KPI_FAILPOINT", "worker-crash:bad.csv")
     n = 2 * prepare.QUEUED + 10
-    files = [
-        write_csv(tmp_path / f"f{i:03}.csv", [r("科技局", "2023-06", "hightech_firms", "家", i)])
-        for i in range(n)
-    ]
-    files.insert(n // 3, write_csv(tmp_path / "bad.csv", good_rows()))
+    files = one_bad_among_good(tmp_path, n, n // 3)
     try:
         [receipts] = ingest_plans(cfg, [(tiny_catalogue, files)], as_of=AS_OF, workers=2)
     finally:

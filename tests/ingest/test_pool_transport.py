@@ -6,7 +6,7 @@ import dataclasses
 import os
 import time
 
-from ingest_helpers import AS_OF, good_rows, r, write_csv
+from ingest_helpers import AS_OF, good_rows, one_bad_among_good, r, write_csv
 
 from kpi.ingest import ingest_plans, prepare
 from kpi.ingest.prepare import Limits, Prepared, prepare_file, prepared
@@ -101,11 +101,7 @@ def test_a_worker_that_hangs_in_the_middle_of_a_batch_costs_only_its_own_file(
     prepare._stop_idle()
     monkeypatch.setenv("KPI_FAILPOINT", "worker-hang:bad.csv")
     n = 20
-    files = [
-        write_csv(tmp_path / f"f{i:03}.csv", [r("科技局", "2023-06", "hightech_firms", "家", i)])
-        for i in range(n)
-    ]
-    files.insert(7, write_csv(tmp_path / "bad.csv", good_rows()))
+    files = one_bad_among_good(tmp_path, n, 7)
     limited = dataclasses.replace(cfg, parse_seconds=3)
     try:
         [receipts] = ingest_plans(limited, [(tiny_catalogue, files)], as_of=AS_OF, workers=2)
