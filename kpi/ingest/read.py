@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
 import re
 import struct
@@ -134,7 +135,9 @@ def read_sheets(data: bytes, file_name: str, caps: Caps | None = None) -> list[S
         _scan_xls(data, budget)
         return _read_calamine(data, caps)
     if head.startswith(_ZIP):
-        return _read_calamine(data, caps, _scan_xlsx(data, budget))
+        book = _scan_xlsx(data, budget)
+        plain = _read_plain(book, caps)
+        return plain if plain is not None else _read_calamine(data, caps, book.largest)
     if ext == ".xls" and head[:2] in _LEGACY_BOF:
         raise _legacy()
     if _looks_like_html(data):
@@ -165,11 +168,18 @@ def _corrupt(what: str = "") -> FileRefused:
 # --- .xlsx: the zip and its sheets' XML, streamed ---------------------------------------------
 
 
-def _scan_xlsx(data: bytes, budget: _Budget) -> int:
-    """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs.
+@dataclass
+class _Book:
+    """What the pre-scan learnt of an .xlsx, for the plain reader: nothing is read twice."""
 
-    Returns the size of the largest member (as declared; calamine refuses one that is longer).
-    """
+    zf: _Zip
+    largest: int  # the largest member's declared size (calamine refuses one that is longer)
+    sheets: list[tuple[str, bytes | None]]  # name, XML if the quick look measured it
+    listed: bool  # the workbook lists exactly these worksheets, in this order
+
+
+def _scan_xlsx(data: bytes, budget: _Budget) -> _Book:
+    """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs."""
     try:
         with _Zip(data) as zf:
             infos = zf.infolist()
@@ -196,15 +206,19 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> int:
             )
             if strings is not None and strings.file_size > SMALL_PART:
                 _scan_xml(zf, strings.filename, _SharedStrings(budget.caps))
-            for part, sheet in _sheet_parts(zf, names):
+            parts, listed = _sheet_parts(zf, names)
+            sheets: list[tuple[str, bytes | None]] = []
+            for part, sheet in parts:
                 budget.sheet()
-                area = _quick_area(zf, part, budget, sheet)
+                area, xml = _quick_area(zf, part, budget, sheet)
                 if area is None:  # large, or written in a way the quick look cannot vouch for
                     scan = _SheetScan(budget, sheet)
                     _scan_xml(zf, part, scan)
                     area = scan.max_row, scan.max_col
                 budget.done(*area)
-            return max((i.file_size for i in infos), default=0)
+                sheets.append((sheet, xml))
+            largest = max((i.file_size for i in infos), default=0)
+            return _Book(zf, largest, sheets, listed)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -277,11 +291,12 @@ class _Zip(zipfile.ZipFile):
         return raw
 
 
-def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
+def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> tuple[list[tuple[str, str]], bool]:
     """(part, sheet name) of each worksheet the workbook lists, then any other worksheet part.
 
     Every part under xl/worksheets/ is measured whatever the workbook says: the workbook's own
-    index only names the sheets and finds any kept elsewhere.
+    index only names the sheets and finds any kept elsewhere. The flag: every sheet the
+    workbook lists is a worksheet found here, and there is no other (what calamine reads).
     """
     sheets = _index(zf, "xl/workbook.xml", "sheet", ("name", "r:id", "id"))
     rels = []
@@ -294,10 +309,12 @@ def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
         if part in names and part not in seen:
             out.append((part, s["name"]))
             seen.add(part)
+    listed = len(out) == len(sheets)
     for n in sorted(names):
         if n.startswith("xl/worksheets/") and n.endswith(".xml") and n not in seen:
             out.append((n, n.rsplit("/", 1)[-1].removesuffix(".xml")))
-    return out
+            listed = False
+    return out, listed
 
 
 def _index(zf: _Zip, part: str, tag: str, attrs: tuple[str, ...]) -> list[dict]:
@@ -437,24 +454,27 @@ def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str):
 
     Sound only when every cell states its position and no tag is prefixed; then, within the
     caps, the exact scan is not needed (the template's own sheets, every night). None: unsure.
+    With the area, the sheet's XML (the plain reader's, so that it is not inflated again).
     """
     info = zf.getinfo(part)
     if info.file_size > QUICK_PART:
-        return None
+        return None, None
     data = zf.member(info)
     if b"<![CDATA[" in data or (_PREFIX_HINT.search(data) and _PREFIXED.search(data)):
-        return None
+        return None, None
     cells = _QUICK_CELLS.findall(data)
     if not cells:
-        return 0, 0
+        return (0, 0), data
     letters, numbers = zip(*cells, strict=True)
     if not all(letters):
-        return None  # a cell without its position first
+        return None, None  # a cell without its position first
     rows = max(map(int, numbers))
     cols = max(_column_number(c.decode()) for c in set(letters))
     c = budget.caps
     fits = rows <= c.max_rows and cols <= c.max_columns
-    return (rows, cols) if fits and budget.cells + rows * cols <= c.max_cells else None
+    if fits and budget.cells + rows * cols <= c.max_cells:
+        return (rows, cols), data
+    return None, None
 
 
 def _column_number(letters: str) -> int:
@@ -580,6 +600,316 @@ def _scan_biff(stream: bytes, budget: _Budget) -> None:
         raise _corrupt()
 
 
+# --- .xlsx: plainly written worksheets, read from the bytes the pre-scan inflated -----------
+#
+# calamine opens the zip again, inflates and parses every sheet twice (python-calamine 0.9.1
+# builds the merged-cell list by a second parse) and the template's sheets are plain: cells in
+# one canonical form. The plain reader reads such sheets from the pre-scan's bytes and returns
+# exactly what _read_calamine would; anything it cannot vouch for (other cell forms, prefixed
+# tags, CDATA, comments, errors, rich text, `_xHHHH_` escapes, formats not known to be read as
+# calamine reads them, the 1904 date system, ...) makes it answer None and calamine reads the
+# file, as before. tests/ingest/test_plain_xlsx.py holds it to calamine on a generated corpus.
+
+_MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+# One cell in the form Excel, WPS and openpyxl write: position, then style, then type; an
+# optional formula (no attribute holding `>`, no entity in its text), then a value or an inline
+# string of one text run, neither empty. Any other form of a cell (an empty value or text, whose
+# place in calamine's area is not known here, among them) is left between the matches, where
+# only row tags may be (_plain_sheet).
+_PLAIN_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?: s="([0-9]{1,5})")?(?: t="([a-zA-Z]{1,9})")?'
+    rb"(?:/>|>(?:<f(?: [^<>]*)?(?:/>|>([^<&]*)</f>))?"
+    rb'(?:<v>([^<]+)</v>|<is><t(?: xml:space="preserve")?>([^<]+)</t></is>)?</c>)'
+)
+_ROW_TAGS = re.compile(rb'(?:<row(?: [a-zA-Z0-9:]+="[^"<>&]*")*(?:/>|>)|</row>)*')
+_NUMBER = re.compile(rb"-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?")
+_MERGE = re.compile(rb'<mergeCell ref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"/>')
+_SHARED = re.compile(rb'<si><t(?: xml:space="preserve")?>[^<]+</t></si>')
+_SST_HEAD = re.compile(rb'<sst(?: [a-zA-Z:]+="[^"<>&]*")*>')
+_XML_DECL = re.compile(rb'<\?xml version="1\.0" encoding="UTF-8"(?: standalone="yes")?\?>\r?\n?')
+_ESCAPE = re.compile(rb"_x[0-9A-Fa-f]")  # the start of an `_xHHHH_` escape (calamine decodes it)
+_EPOCH = datetime.date(1899, 12, 30)
+# A date cell is read as a date when its serial is a whole number; before 1 March 1900 Excel's
+# calendar has its phantom 29 February, and past 9999 there is no date: left to calamine.
+_FIRST_DATE, _LAST_DATE = 61, 2_958_465
+# Built-in number formats calamine reads as numbers, and as dates (tests/ingest: each held to
+# calamine); custom format codes likewise. Any other format of a number cell: left to calamine.
+_NUMBER_FORMATS = frozenset({0, 1, 2, 3, 4, 9, 10, 11, 12, 13, 49})
+_DATE_FORMATS = frozenset({14})
+_NUMBER_CODES = frozenset(
+    {"General", "0", "0.0", "0.00", "0.000", "#,##0", "#,##0.00", "0%", "0.0%", "0.00%", "@"}
+)
+_DATE_CODES = frozenset(
+    {"yyyy-mm-dd", "yyyy/m/d", "yyyy/mm/dd", "yyyy-m-d", 'yyyy"年"m"月"d"日"', "m/d/yyyy"}
+)
+_STYLES: dict[tuple, tuple | None] = {}  # a workbook's styles, by content (see _index)
+
+
+class _Unsure(Exception):
+    """The plain reader cannot vouch for what calamine makes of the file: calamine reads it."""
+
+
+def _read_plain(book: _Book, caps: Caps) -> list[Sheet] | None:
+    """The sheets exactly as _read_calamine returns them, or None where that is not sure."""
+    if not book.listed or any(xml is None for _, xml in book.sheets):
+        return None
+    try:
+        zf = book.zf
+        names = set(zf.NameToInfo)
+        _plain_workbook(zf)
+        styles = _plain_styles(zf, names)
+        strings = _plain_strings(zf, names)
+        grids = [_plain_sheet(xml, styles, strings) for _, xml in book.sheets]
+    except Exception:  # _Unsure, or anything unforeseen: calamine decides, as before
+        return None
+    # What calamine's path does next, in its order: the caps, each cell's length, merged cells.
+    budget = _Budget(caps)
+    check_text = book.largest > MAX_CELL_CHARS
+    out = []
+    for (name, _), (height, width, rows, merged) in zip(book.sheets, grids, strict=True):
+        budget.sheet()
+        out.append(_sheet(name, height, width, rows, merged, budget, check_text))
+    return out
+
+
+def _plain_workbook(zf: _Zip) -> None:
+    """Refuse (_Unsure) the 1904 date system, and sheet names whose spacing XML parsers differ on."""
+    data = zf.member(zf.getinfo("xl/workbook.xml"))
+    if b"date1904" in data:
+        raise _Unsure
+    start, end = data.find(b"<sheets>"), data.find(b"</sheets>")
+    if start < 0 or end < 0 or any(ch in data[start:end] for ch in (b"\t", b"\n", b"\r")):
+        raise _Unsure  # expat turns these into spaces in an attribute, calamine keeps them
+
+
+def _plain_styles(zf: _Zip, names: set[str]) -> tuple | None:
+    """Per cell style: "n" read as a number, "d" as a date, "?" unsure; None: no styles part."""
+    if "xl/styles.xml" not in names:
+        return None
+    info = zf.getinfo("xl/styles.xml")
+    if info.file_size > QUICK_PART:
+        raise _Unsure
+    key = (info.compress_type, info.file_size, info.CRC, zf._raw(info))
+    if key in _STYLES:
+        kinds = _STYLES[key]
+    else:
+        kinds = _style_kinds(zf.member(info))
+        if len(_STYLES) >= INDEXES_KEPT:
+            _STYLES.clear()
+        _STYLES[key] = kinds
+    if kinds is None:
+        raise _Unsure
+    return kinds
+
+
+def _style_kinds(data: bytes) -> tuple | None:
+    """The kind of each cell format (cellXfs) of a styles part; None if it is not plain."""
+    import xml.etree.ElementTree as ET
+
+    if _MAIN_NS not in data or b"<!" in data:
+        return None
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError:
+        return None
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    if root.tag != ns + "styleSheet":
+        return None
+    codes: dict[int, str] = {}
+    for fmt in root.iter(ns + "numFmt"):
+        codes[int(fmt.get("numFmtId", ""))] = fmt.get("formatCode", "")
+    xfs = root.findall(ns + "cellXfs")
+    if len(xfs) != 1:
+        return None
+    kinds = []
+    for xf in xfs[0]:
+        if xf.tag != ns + "xf" or xf.get("applyNumberFormat") in ("0", "false"):
+            return None
+        n = int(xf.get("numFmtId", "0"))
+        if n in codes:
+            code = codes[n]
+            kind = "n" if code in _NUMBER_CODES else "d" if code in _DATE_CODES else "?"
+            kinds.append(kind if n >= 164 else "?")  # a built-in redefined: unsure
+        else:
+            kinds.append("n" if n in _NUMBER_FORMATS else "d" if n in _DATE_FORMATS else "?")
+    return tuple(kinds)
+
+
+def _plain_strings(zf: _Zip, names: set[str]) -> list[str]:
+    """The shared strings, each of one plain text run, none empty."""
+    if "xl/sharedStrings.xml" not in names:
+        return []
+    data = zf.member(zf.getinfo("xl/sharedStrings.xml"))
+    at = _after_declaration(data)
+    head = _SST_HEAD.match(data, at)
+    end = data.rfind(b"</sst>")
+    if not head or _MAIN_NS not in data[at : head.end()] or end < head.end():
+        raise _Unsure
+    parts = _SHARED.split(data, head.end(), end)
+    if any(parts[::2]) or data[end + 6 :].strip():
+        raise _Unsure  # anything but plain strings in the part
+    texts = _texts(data, head.end(), end)
+    if len(texts) != len(parts) // 2:
+        raise _Unsure
+    return texts
+
+
+def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]):
+    """(height, width, rows from A1, merged ranges) of a plain worksheet, as calamine reads it."""
+    at = _after_declaration(data)
+    if not data.startswith(b"<worksheet ", at) or _MAIN_NS not in data[at : data.find(b">", at)]:
+        raise _Unsure
+    start = data.find(b"<sheetData>")
+    if start < 0:
+        if b"<sheetData/>" not in data or data.count(b"<sheetData") != 1:
+            raise _Unsure
+        start = end = data.find(b"<sheetData/>") + 12
+        parts = [b""]
+    else:
+        start += 11
+        end = data.find(b"</sheetData>", start)
+        if end < 0 or data.count(b"<sheetData") != 1:
+            raise _Unsure
+        parts = _PLAIN_CELL.split(data[start:end])
+    if not _ROW_TAGS.fullmatch(b"".join(parts[::8])):
+        raise _Unsure  # anything but rows and plain cells in the sheet's data
+    texts = _texts(data, start, end)
+    merged = _plain_merged(data[:start] + data[end:], data)
+    return _plain_grid(parts, texts, styles, strings) + (merged,)
+
+
+def _after_declaration(data: bytes) -> int:
+    """Where a part's XML starts after its declaration; refuse (_Unsure) what is not plain.
+
+    Comments, CDATA and DTDs (`<!`), carriage returns (XML parsers differ on line ends) and
+    `_xHHHH_` escapes (calamine's own) leave the part to calamine.
+    """
+    decl = _XML_DECL.match(data)
+    at = decl.end() if decl else 0
+    if b"<!" in data or data.find(b"\r", at) >= 0 or _ESCAPE.search(data):
+        raise _Unsure
+    return at
+
+
+def _texts(data: bytes, start: int, end: int) -> list[str]:
+    """The texts between two tags of a part, decoded by one expat parse of the whole part.
+
+    The parse also proves the part well formed, bytes XML forbids included; a text ends at an end
+    tag, where expat hands it over whole (one buffer as long as the part). One C parse costs far
+    less than a Python call a character reference: the template writes Chinese as `&#NNNNN;`.
+    """
+    found: list[str] = []
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.buffer_size = max(len(data), 1024)
+    parser.CharacterDataHandler = found.append
+    parser.EndElementHandler = len  # any handler: expat hands over the text at each end tag
+    try:
+        parser.Parse(data[:start], False)
+        parser.buffer_text = False  # hands over what is pending
+        first = len(found)
+        parser.buffer_text = True
+        parser.Parse(data[start:end], False)
+        parser.buffer_text = False
+        last = len(found)
+        parser.Parse(data[end:], True)
+    except expat.ExpatError as exc:
+        raise _Unsure from exc
+    return found[first:last]
+
+
+def _plain_merged(rest: bytes, data: bytes) -> list:
+    found = _MERGE.findall(rest)
+    if len(found) != data.count(b"<mergeCell ") or b"<mergeCell/" in data:
+        raise _Unsure
+    out = []
+    for c0, r0, c1, r1 in found:
+        first = (int(r0) - 1, _column(c0))
+        last = (int(r1) - 1, _column(c1))
+        if first[0] > last[0] or first[1] > last[1] or first[0] < 0:
+            raise _Unsure
+        out.append((first, last))
+    return out
+
+
+def _column(letters: bytes) -> int:
+    """A column's index from its letters (0 for A), remembered: a sheet has a few dozen."""
+    col = _COLUMNS.get(letters)
+    if col is None:
+        col = _COLUMNS[letters] = _column_number(letters.decode()) - 1
+    return col
+
+
+_COLUMNS: dict[bytes, int] = {}  # at most 26 + 26² + 26³ keys: the cells' regex allows three
+
+
+def _plain_grid(parts: list, texts: list[str], styles: tuple | None, strings: list[str]):
+    """(height, width, rows from A1) of the cells: calamine's used area and its values.
+
+    `parts`: the split of the sheet's data by the cells' regex (8 items a cell); `texts`: every
+    non-empty text in it, decoded, in order (a formula's, a value's, an inline string's).
+    """
+    values: list[tuple[int, int, object]] = []
+    last = -1
+    at = 0  # the next text
+    it = iter(parts)
+    next(it)
+    for letters, digits, style, kind, formula, v, inline, _ in zip(it, it, it, it, it, it, it, it):
+        col = _COLUMNS.get(letters)
+        if col is None:
+            col = _column(letters)
+        row = int(digits) - 1
+        key = row * 16384 + col
+        if key <= last or row < 0:
+            raise _Unsure  # out of order, repeated: calamine's choice is not ours to guess
+        last = key
+        if formula:
+            at += 1
+        if inline is not None:
+            if kind != b"inlineStr" or v is not None:
+                raise _Unsure
+            values.append((row, col, texts[at]))
+            at += 1
+            continue
+        if v is None:
+            continue  # a formatted blank, or a formula never calculated
+        at += 1
+        if kind is None or kind == b"n":
+            if not _NUMBER.fullmatch(v):
+                raise _Unsure
+            number = float(v)
+            how = "n" if style is None and (styles is None or styles[0] == "n") else None
+            if how is None:
+                if styles is None or style is None:
+                    raise _Unsure
+                how = styles[int(style)]
+            if how == "n":
+                values.append((row, col, number))
+            elif how == "d" and _FIRST_DATE <= number <= _LAST_DATE and number == int(number):
+                values.append((row, col, _EPOCH + datetime.timedelta(days=int(number))))
+            else:
+                raise _Unsure
+        elif kind == b"s":
+            values.append((row, col, strings[int(v)]))
+        elif kind == b"str":
+            values.append((row, col, texts[at - 1]))
+        elif kind == b"b" and v in (b"0", b"1"):
+            values.append((row, col, v == b"1"))
+        else:
+            raise _Unsure  # errors, dates written as text, inline kinds with a value, ...
+    if at != len(texts):
+        raise _Unsure
+    if not values:
+        return 0, 0, []
+    bottom = values[-1][0]
+    right = max(v[1] for v in values)
+    rows: list[list[object]] = [[None] * (right + 1) for _ in range(bottom + 1)]
+    for row, col, value in values:
+        rows[row][col] = value
+    height = bottom - values[0][0] + 1
+    return height, right - min(v[1] for v in values) + 1, rows
+
+
 # --- calamine: the workbook, now known to be within the caps ----------------------------------
 
 
@@ -600,19 +930,14 @@ def _read_calamine(data: bytes, caps: Caps, largest_part: int | None = None) -> 
             budget.sheet()
             # Absolute positions: row numbers must match what the spreadsheet shows.
             sheet = wb.get_sheet_by_name(name)
-            height, width = sheet.height, sheet.width  # the area from A1 (the scan's bound)
-            budget.check(name, height, width)
-            budget.done(height, width)
             # Empty strings as None, inline: a function call for each of a workbook's hundreds of
             # cells cost more.
             rows = [
                 [None if c == "" else c for c in row]
                 for row in sheet.to_python(skip_empty_area=False)
             ]
-            if check_text:
-                _check_text(rows, name)
-            _fill_merged(rows, getattr(sheet, "merged_cell_ranges", None) or [], caps)
-            sheets.append(Sheet(name[:SHEET_NAME_CHARS], rows))
+            merged = getattr(sheet, "merged_cell_ranges", None) or []
+            sheets.append(_sheet(name, sheet.height, sheet.width, rows, merged, budget, check_text))
     except FileRefused:
         raise
     except PasswordError as exc:
@@ -622,6 +947,19 @@ def _read_calamine(data: bytes, caps: Caps, largest_part: int | None = None) -> 
     except Exception as exc:  # calamine raises its own error types for every kind of damage
         raise _corrupt() from exc
     return sheets
+
+
+def _sheet(name: str, height: int, width: int, rows, merged, budget: _Budget, check_text: bool):
+    """A sheet read (by calamine or the plain reader), checked against the caps and filled in.
+
+    `height` x `width`: the used area (from its first cell with a value), as calamine counts it.
+    """
+    budget.check(name, height, width)
+    budget.done(height, width)
+    if check_text:
+        _check_text(rows, name)
+    _fill_merged(rows, merged, budget.caps)
+    return Sheet(name[:SHEET_NAME_CHARS], rows)
 
 
 def _check_text(rows: list[list[object]], sheet: str) -> None:
