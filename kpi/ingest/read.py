@@ -613,18 +613,17 @@ def _scan_biff(stream: bytes, budget: _Budget) -> None:
 _MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 # One cell in the form Excel, WPS and openpyxl write: position, then style, then type; an
 # optional formula (no attribute holding `>`, no entity in its text), then a value or an inline
-# string of one text run, neither empty. Any other form of a cell (an empty value or text, whose
-# place in calamine's area is not known here, among them) is left between the matches, where
-# only row tags may be (_plain_sheet).
+# string of one text run (not empty: calamine counts it in the area, it reads as None). Any other
+# form of a cell is left between the matches, where only row tags may be (_plain_sheet).
 _PLAIN_CELL = re.compile(
     rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?: s="([0-9]{1,5})")?(?: t="([a-zA-Z]{1,9})")?'
-    rb"(?:/>|>(?:<f(?: [^<>]*)?(?:/>|>([^<&]*)</f>))?"
-    rb'(?:<v>([^<]+)</v>|<is><t(?: xml:space="preserve")?>([^<]+)</t></is>)?</c>)'
+    rb"(?:/>|>(?:<f(?: [^<>]*)?(?:/>|>[^<&]*</f>))?"
+    rb'(?:<v>([^<]*)</v>|<is><t(?: xml:space="preserve")?>([^<]+)</t></is>)?</c>)'
 )
 _ROW_TAGS = re.compile(rb'(?:<row(?: [a-zA-Z0-9:]+="[^"<>&]*")*(?:/>|>)|</row>)*')
 _NUMBER = re.compile(rb"-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?")
 _MERGE = re.compile(rb'<mergeCell ref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"/>')
-_SHARED = re.compile(rb'<si><t(?: xml:space="preserve")?>[^<]+</t></si>')
+_SHARED = re.compile(rb'<si><t(?: xml:space="preserve")?>([^<]+)</t></si>')
 _SST_HEAD = re.compile(rb'<sst(?: [a-zA-Z:]+="[^"<>&]*")*>')
 _XML_DECL = re.compile(rb'<\?xml version="1\.0" encoding="UTF-8"(?: standalone="yes")?\?>\r?\n?')
 _ESCAPE = re.compile(rb"_x[0-9A-Fa-f]")  # the start of an `_xHHHH_` escape (calamine decodes it)
@@ -745,13 +744,10 @@ def _plain_strings(zf: _Zip, names: set[str]) -> list[str]:
     end = data.rfind(b"</sst>")
     if not head or _MAIN_NS not in data[at : head.end()] or end < head.end():
         raise _Unsure
-    parts = _SHARED.split(data, head.end(), end)
+    parts = _SHARED.split(data[head.end() : end])
     if any(parts[::2]) or data[end + 6 :].strip():
         raise _Unsure  # anything but plain strings in the part
-    texts = _texts(data, head.end(), end)
-    if len(texts) != len(parts) // 2:
-        raise _Unsure
-    return texts
+    return _decode(parts[1::2])
 
 
 def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]):
@@ -761,66 +757,69 @@ def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]):
         raise _Unsure
     start = data.find(b"<sheetData>")
     if start < 0:
-        if b"<sheetData/>" not in data or data.count(b"<sheetData") != 1:
-            raise _Unsure
-        start = end = data.find(b"<sheetData/>") + 12
+        start = data.find(b"<sheetData/>")
+        end = start + 12
         parts = [b""]
     else:
-        start += 11
-        end = data.find(b"</sheetData>", start)
-        if end < 0 or data.count(b"<sheetData") != 1:
-            raise _Unsure
-        parts = _PLAIN_CELL.split(data[start:end])
-    if not _ROW_TAGS.fullmatch(b"".join(parts[::8])):
+        end = data.find(b"</sheetData>", start) + 12
+        parts = _PLAIN_CELL.split(data[start + 11 : end - 12])
+    if start < 0 or end < 12 or data.count(b"<sheetData") != 1:
+        raise _Unsure
+    if not _ROW_TAGS.fullmatch(b"".join(parts[::7])):
         raise _Unsure  # anything but rows and plain cells in the sheet's data
-    texts = _texts(data, start, end)
-    merged = _plain_merged(data[:start] + data[end:], data)
-    return _plain_grid(parts, texts, styles, strings) + (merged,)
+    # Outside the sheet's data (its text is not read): well formed, merged cells plainly written.
+    rest = data[:start] + b"<sheetData/>" + data[end:]
+    _well_formed(rest)
+    merged = _plain_merged(rest)
+    return _plain_grid(parts, styles, strings) + (merged,)
 
 
 def _after_declaration(data: bytes) -> int:
-    """Where a part's XML starts after its declaration; refuse (_Unsure) what is not plain.
-
-    Comments, CDATA and DTDs (`<!`), carriage returns (XML parsers differ on line ends) and
-    `_xHHHH_` escapes (calamine's own) leave the part to calamine.
-    """
+    """Where a part's XML starts after its declaration; refuse (_Unsure) an unusual one."""
     decl = _XML_DECL.match(data)
-    at = decl.end() if decl else 0
-    if b"<!" in data or data.find(b"\r", at) >= 0 or _ESCAPE.search(data):
+    return decl.end() if decl else 0
+
+
+def _well_formed(data: bytes) -> None:
+    """Refuse (_Unsure) XML expat cannot parse, or with comments, CDATA or a DTD (`<!`)."""
+    if b"<!" in data:
         raise _Unsure
-    return at
+    try:
+        expat.ParserCreate().Parse(data, True)
+    except expat.ExpatError as exc:
+        raise _Unsure from exc
 
 
-def _texts(data: bytes, start: int, end: int) -> list[str]:
-    """The texts between two tags of a part, decoded by one expat parse of the whole part.
+def _decode(texts: list[bytes]) -> list[str]:
+    """XML texts (neither empty) decoded by one expat parse of them all, each in its own tag.
 
-    The parse also proves the part well formed, bytes XML forbids included; a text ends at an end
-    tag, where expat hands it over whole (one buffer as long as the part). One C parse costs far
-    less than a Python call a character reference: the template writes Chinese as `&#NNNNN;`.
+    One C parse costs far less than a Python call a character reference (the template writes
+    Chinese as `&#NNNNN;`), and it refuses what XML forbids. Carriage returns (XML parsers
+    differ on line ends) and `_xHHHH_` escapes (calamine decodes them) are left to calamine.
     """
+    if not texts:
+        return []
+    doc = b"<a><b>" + b"</b><b>".join(texts) + b"</b></a>"
+    if b"\r" in doc or _ESCAPE.search(doc):
+        raise _Unsure
     found: list[str] = []
     parser = expat.ParserCreate()
     parser.buffer_text = True
-    parser.buffer_size = max(len(data), 1024)
+    parser.buffer_size = len(doc)  # one buffer: each text handed over whole
     parser.CharacterDataHandler = found.append
     parser.EndElementHandler = len  # any handler: expat hands over the text at each end tag
     try:
-        parser.Parse(data[:start], False)
-        parser.buffer_text = False  # hands over what is pending
-        first = len(found)
-        parser.buffer_text = True
-        parser.Parse(data[start:end], False)
-        parser.buffer_text = False
-        last = len(found)
-        parser.Parse(data[end:], True)
+        parser.Parse(doc, True)
     except expat.ExpatError as exc:
         raise _Unsure from exc
-    return found[first:last]
+    if len(found) != len(texts):
+        raise _Unsure
+    return found
 
 
-def _plain_merged(rest: bytes, data: bytes) -> list:
+def _plain_merged(rest: bytes) -> list:
     found = _MERGE.findall(rest)
-    if len(found) != data.count(b"<mergeCell ") or b"<mergeCell/" in data:
+    if len(found) != rest.count(b"<mergeCell ") or b"<mergeCell/" in rest:
         raise _Unsure
     out = []
     for c0, r0, c1, r1 in found:
@@ -843,18 +842,18 @@ def _column(letters: bytes) -> int:
 _COLUMNS: dict[bytes, int] = {}  # at most 26 + 26² + 26³ keys: the cells' regex allows three
 
 
-def _plain_grid(parts: list, texts: list[str], styles: tuple | None, strings: list[str]):
+def _plain_grid(parts: list, styles: tuple | None, strings: list[str]):
     """(height, width, rows from A1) of the cells: calamine's used area and its values.
 
-    `parts`: the split of the sheet's data by the cells' regex (8 items a cell); `texts`: every
-    non-empty text in it, decoded, in order (a formula's, a value's, an inline string's).
+    `parts`: the split of the sheet's data by the cells' regex (7 items a cell).
     """
-    values: list[tuple[int, int, object]] = []
+    values: list[list] = []
+    texts: list[bytes] = []
+    text_at: list[list] = []  # the values whose text is still to be decoded
     last = -1
-    at = 0  # the next text
     it = iter(parts)
     next(it)
-    for letters, digits, style, kind, formula, v, inline, _ in zip(it, it, it, it, it, it, it, it):
+    for letters, digits, style, kind, v, inline, _ in zip(it, it, it, it, it, it, it, strict=True):
         col = _COLUMNS.get(letters)
         if col is None:
             col = _column(letters)
@@ -863,42 +862,47 @@ def _plain_grid(parts: list, texts: list[str], styles: tuple | None, strings: li
         if key <= last or row < 0:
             raise _Unsure  # out of order, repeated: calamine's choice is not ours to guess
         last = key
-        if formula:
-            at += 1
         if inline is not None:
             if kind != b"inlineStr" or v is not None:
                 raise _Unsure
-            values.append((row, col, texts[at]))
-            at += 1
-            continue
-        if v is None:
+            value = [row, col, inline]
+            text_at.append(value)
+            texts.append(inline)
+        elif v is None:
             continue  # a formatted blank, or a formula never calculated
-        at += 1
-        if kind is None or kind == b"n":
+        elif kind is None or kind == b"n":
+            if not v:
+                continue  # an empty value (openpyxl's formulas): no cell, as calamine reads it
             if not _NUMBER.fullmatch(v):
                 raise _Unsure
             number = float(v)
-            how = "n" if style is None and (styles is None or styles[0] == "n") else None
-            if how is None:
-                if styles is None or style is None:
-                    raise _Unsure
+            if style is None and (styles is None or styles[0] == "n"):
+                how = "n"  # no format: a number (unsure where the first format is not one)
+            elif styles is None or style is None:
+                raise _Unsure
+            else:
                 how = styles[int(style)]
             if how == "n":
-                values.append((row, col, number))
+                value = [row, col, number]
             elif how == "d" and _FIRST_DATE <= number <= _LAST_DATE and number == int(number):
-                values.append((row, col, _EPOCH + datetime.timedelta(days=int(number))))
+                value = [row, col, _EPOCH + datetime.timedelta(days=int(number))]
             else:
                 raise _Unsure
+        elif not v:
+            raise _Unsure  # an empty text or index: calamine counts the cell in the area
         elif kind == b"s":
-            values.append((row, col, strings[int(v)]))
+            value = [row, col, strings[int(v)]]
         elif kind == b"str":
-            values.append((row, col, texts[at - 1]))
+            value = [row, col, v]
+            text_at.append(value)
+            texts.append(v)
         elif kind == b"b" and v in (b"0", b"1"):
-            values.append((row, col, v == b"1"))
+            value = [row, col, v == b"1"]
         else:
             raise _Unsure  # errors, dates written as text, inline kinds with a value, ...
-    if at != len(texts):
-        raise _Unsure
+        values.append(value)
+    for value, text in zip(text_at, _decode(texts), strict=True):
+        value[2] = text
     if not values:
         return 0, 0, []
     bottom = values[-1][0]
