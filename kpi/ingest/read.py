@@ -620,6 +620,7 @@ _PLAIN_CELL = re.compile(
     rb"(?:/>|>(?:<f(?: [^<>]*)?(?:/>|>[^<&]*</f>))?"
     rb'(?:<v>([^<]*)</v>|<is><t(?: xml:space="preserve")?>([^<]+)</t></is>)?</c>)'
 )
+# Row tags (the cells say where they are), all that may lie between the cells.
 _ROW_TAGS = re.compile(rb'(?:<row(?: [a-zA-Z0-9:]+="[^"<>&]*")*(?:/>|>)|</row>)*')
 _NUMBER = re.compile(rb"-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?")
 _MERGE = re.compile(rb'<mergeCell ref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"/>')
@@ -759,19 +760,36 @@ def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]):
     if start < 0:
         start = data.find(b"<sheetData/>")
         end = start + 12
-        parts = [b""]
+        body = b""
     else:
         end = data.find(b"</sheetData>", start) + 12
-        parts = _PLAIN_CELL.split(data[start + 11 : end - 12])
-    if start < 0 or end < 12 or data.count(b"<sheetData") != 1:
+        body = data[start + 11 : end - 12]
+    if start < 0 or end < 12 or data.find(b"<sheetData", start + 1) >= 0:
         raise _Unsure
-    if not _ROW_TAGS.fullmatch(b"".join(parts[::7])):
-        raise _Unsure  # anything but rows and plain cells in the sheet's data
-    # Outside the sheet's data (its text is not read): well formed, merged cells plainly written.
-    rest = data[:start] + b"<sheetData/>" + data[end:]
-    _well_formed(rest)
-    merged = _plain_merged(rest)
-    return _plain_grid(parts, styles, strings) + (merged,)
+    outside = _outside(data[:start] + b"<sheetData/>" + data[end:])
+    return _plain_rows(body, styles, strings) + (outside,)
+
+
+def _outside(rest: bytes) -> list:
+    """The merged cells of a sheet outside its data, which must be well formed; remembered.
+
+    The same template gives the same bytes outside the data (views, widths, merges,
+    validations) to every file with as many rows: one parse serves them all.
+    """
+    merged = _OUTSIDE.get(rest)
+    if merged is None:
+        _well_formed(rest)
+        merged = _plain_merged(rest)
+        if len(rest) <= OUTSIDE_KEPT_BYTES:
+            if len(_OUTSIDE) >= OUTSIDES_KEPT:
+                _OUTSIDE.clear()
+            _OUTSIDE[rest] = merged
+    return list(merged)
+
+
+OUTSIDE_KEPT_BYTES = 1 << 14  # outsides remembered are at most this long (the template's: 1-3 KB)
+OUTSIDES_KEPT = 256  # outsides remembered: at most 4 MB
+_OUTSIDE: dict[bytes, tuple] = {}
 
 
 def _after_declaration(data: bytes) -> int:
@@ -791,14 +809,37 @@ def _well_formed(data: bytes) -> None:
 
 
 def _decode(texts: list[bytes]) -> list[str]:
-    """XML texts (neither empty) decoded by one expat parse of them all, each in its own tag.
+    """XML texts (none empty) decoded; those not seen before by one expat parse of them all.
 
-    One C parse costs far less than a Python call a character reference (the template writes
-    Chinese as `&#NNNNN;`), and it refuses what XML forbids. Carriage returns (XML parsers
-    differ on line ends) and `_xHHHH_` escapes (calamine decodes them) are left to calamine.
+    A template's texts recur from file to file (names, codes, units, the instructions): 97 in
+    100 over the province. One C parse of the others, each in its own tag, costs far less than
+    a Python call a character reference (the template writes Chinese as `&#NNNNN;`).
     """
-    if not texts:
-        return []
+    out = list(map(_TEXTS.get, texts))
+    if None not in out:
+        return out
+    new = [t for t, o in zip(texts, out, strict=True) if o is None]
+    decoded = iter(_parse_texts(new))
+    out = [next(decoded) if o is None else o for o in out]
+    if len(_TEXTS) + len(new) > TEXTS_KEPT:
+        _TEXTS.clear()
+    for t, o in zip(texts, out, strict=True):
+        if len(t) <= TEXT_KEPT_BYTES:
+            _TEXTS[t] = o
+    return out
+
+
+TEXT_KEPT_BYTES = 1 << 10  # texts remembered are at most this long
+TEXTS_KEPT = 8192  # texts remembered: at most 8 MB of them
+_TEXTS: dict[bytes, str] = {}
+
+
+def _parse_texts(texts: list[bytes]) -> list[str]:
+    """XML texts (none empty) decoded by one expat parse, which refuses what XML forbids.
+
+    Carriage returns (XML parsers differ on line ends) and `_xHHHH_` escapes (calamine decodes
+    them) are left to calamine.
+    """
     doc = b"<a><b>" + b"</b><b>".join(texts) + b"</b></a>"
     if b"\r" in doc or _ESCAPE.search(doc):
         raise _Unsure
@@ -817,7 +858,7 @@ def _decode(texts: list[bytes]) -> list[str]:
     return found
 
 
-def _plain_merged(rest: bytes) -> list:
+def _plain_merged(rest: bytes) -> tuple:
     found = _MERGE.findall(rest)
     if len(found) != rest.count(b"<mergeCell ") or b"<mergeCell/" in rest:
         raise _Unsure
@@ -828,7 +869,7 @@ def _plain_merged(rest: bytes) -> list:
         if first[0] > last[0] or first[1] > last[1] or first[0] < 0:
             raise _Unsure
         out.append((first, last))
-    return out
+    return tuple(out)
 
 
 def _column(letters: bytes) -> int:
@@ -842,14 +883,34 @@ def _column(letters: bytes) -> int:
 _COLUMNS: dict[bytes, int] = {}  # at most 26 + 26² + 26³ keys: the cells' regex allows three
 
 
-def _plain_grid(parts: list, styles: tuple | None, strings: list[str]):
-    """(height, width, rows from A1) of the cells: calamine's used area and its values.
-
-    `parts`: the split of the sheet's data by the cells' regex (7 items a cell).
-    """
-    values: list[list] = []
+def _plain_rows(body: bytes, styles: tuple | None, strings: list[str]):
+    """(height, width, rows from A1) of a sheet's data: calamine's used area and its values."""
+    parts = _PLAIN_CELL.split(body)
+    if not _ROW_TAGS.fullmatch(b"".join(parts[::7])):
+        raise _Unsure  # anything but rows and plain cells in the sheet's data
     texts: list[bytes] = []
-    text_at: list[list] = []  # the values whose text is still to be decoded
+    cells = _cells(parts, styles, strings, texts)
+    if texts:
+        decoded = iter(_decode(texts))
+        cells = [(r, c, next(decoded) if v is _TEXT else v) for r, c, v in cells]
+    if not cells:
+        return 0, 0, []
+    top, bottom = cells[0][0], cells[-1][0]
+    left = min(c[1] for c in cells)
+    width = max(c[1] for c in cells) + 1
+    grid: list[list[object]] = [[None] * width for _ in range(bottom + 1)]
+    for row, col, value in cells:
+        grid[row][col] = value
+    return bottom - top + 1, width - left, grid
+
+
+def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[bytes]) -> list:
+    """[(row, col, value)] of the cells with a value, from the split of a sheet's data.
+
+    `parts`: 7 items a cell (what lies before it, then the regex's groups). Texts to decode are
+    added to `texts`, their values left as _TEXT.
+    """
+    cells: list[tuple] = []
     last = -1
     it = iter(parts)
     next(it)
@@ -865,53 +926,45 @@ def _plain_grid(parts: list, styles: tuple | None, strings: list[str]):
         if inline is not None:
             if kind != b"inlineStr" or v is not None:
                 raise _Unsure
-            value = [row, col, inline]
-            text_at.append(value)
             texts.append(inline)
-        elif v is None:
-            continue  # a formatted blank, or a formula never calculated
-        elif kind is None or kind == b"n":
-            if not v:
-                continue  # an empty value (openpyxl's formulas): no cell, as calamine reads it
-            if not _NUMBER.fullmatch(v):
-                raise _Unsure
-            number = float(v)
-            if style is None and (styles is None or styles[0] == "n"):
-                how = "n"  # no format: a number (unsure where the first format is not one)
-            elif styles is None or style is None:
-                raise _Unsure
-            else:
-                how = styles[int(style)]
-            if how == "n":
-                value = [row, col, number]
-            elif how == "d" and _FIRST_DATE <= number <= _LAST_DATE and number == int(number):
-                value = [row, col, _EPOCH + datetime.timedelta(days=int(number))]
-            else:
-                raise _Unsure
+            value = _TEXT
         elif not v:
-            raise _Unsure  # an empty text or index: calamine counts the cell in the area
+            if v is not None and kind is not None and kind != b"n":
+                raise _Unsure  # an empty text or index: calamine counts the cell in the area
+            continue  # a formatted blank, a formula never calculated, an empty value
+        elif kind is None or kind == b"n":
+            value = _number(v, style, styles)
         elif kind == b"s":
-            value = [row, col, strings[int(v)]]
+            value = strings[int(v)]
         elif kind == b"str":
-            value = [row, col, v]
-            text_at.append(value)
             texts.append(v)
+            value = _TEXT
         elif kind == b"b" and v in (b"0", b"1"):
-            value = [row, col, v == b"1"]
+            value = v == b"1"
         else:
             raise _Unsure  # errors, dates written as text, inline kinds with a value, ...
-        values.append(value)
-    for value, text in zip(text_at, _decode(texts), strict=True):
-        value[2] = text
-    if not values:
-        return 0, 0, []
-    bottom = values[-1][0]
-    right = max(v[1] for v in values)
-    rows: list[list[object]] = [[None] * (right + 1) for _ in range(bottom + 1)]
-    for row, col, value in values:
-        rows[row][col] = value
-    height = bottom - values[0][0] + 1
-    return height, right - min(v[1] for v in values) + 1, rows
+        cells.append((row, col, value))
+    return cells
+
+
+def _number(v: bytes, style: bytes | None, styles: tuple | None) -> object:
+    """A number cell's value: a float, or a date where its format is one (calamine's reading)."""
+    if not _NUMBER.fullmatch(v):
+        raise _Unsure
+    number = float(v)
+    if style is None and (styles is None or styles[0] == "n"):
+        return number  # no format: a number (unsure where the first format is not one)
+    if styles is None or style is None:
+        raise _Unsure
+    how = styles[int(style)]
+    if how == "n":
+        return number
+    if how == "d" and _FIRST_DATE <= number <= _LAST_DATE and number == int(number):
+        return _EPOCH + datetime.timedelta(days=int(number))
+    raise _Unsure
+
+
+_TEXT = object()  # a value whose text is still to be decoded
 
 
 # --- calamine: the workbook, now known to be within the caps ----------------------------------
