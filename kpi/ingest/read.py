@@ -172,10 +172,8 @@ def _corrupt(what: str = "") -> FileRefused:
 class _Book:
     """What the pre-scan learnt of an .xlsx, for the plain reader: nothing is read twice."""
 
-    zf: _Zip
     largest: int  # the largest member's declared size (calamine refuses one that is longer)
-    sheets: list[tuple[str, bytes | None]]  # name, XML if the quick look measured it
-    listed: bool  # the workbook lists exactly these worksheets, in this order
+    sheets: list[tuple[str, _Plain | None]]  # name, and what the plain reader made of it
 
 
 def _scan_xlsx(data: bytes, budget: _Budget) -> _Book:
@@ -207,18 +205,19 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> _Book:
             if strings is not None and strings.file_size > SMALL_PART:
                 _scan_xml(zf, strings.filename, _SharedStrings(budget.caps))
             parts, listed = _sheet_parts(zf, names)
-            sheets: list[tuple[str, bytes | None]] = []
+            context = _plain_context(zf, names) if listed else None
+            sheets: list[tuple[str, _Plain | None]] = []
             for part, sheet in parts:
                 budget.sheet()
-                area, xml = _quick_area(zf, part, budget, sheet)
+                area, plain = _quick_area(zf, part, budget, sheet, context)
                 if area is None:  # large, or written in a way the quick look cannot vouch for
                     scan = _SheetScan(budget, sheet)
                     _scan_xml(zf, part, scan)
                     area = scan.max_row, scan.max_col
                 budget.done(*area)
-                sheets.append((sheet, xml))
+                sheets.append((sheet, plain))
             largest = max((i.file_size for i in infos), default=0)
-            return _Book(zf, largest, sheets, listed)
+            return _Book(largest, sheets)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -439,6 +438,9 @@ class _SharedStrings:
 
 _CELL_REF = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
 QUICK_PART = 4_000_000  # sheet XML up to this size is first measured by a quick look
+PLAIN_PART = (
+    1 << 18
+)  # sheet XML up to this size may be read by the plain reader (the template's: 5-15 KB)
 # Each cell with its position written first, as every writer puts it (letters, digits); a cell
 # written otherwise (no position, or another attribute first: its groups empty) is left to the
 # exact scan, as is a sheet with a prefixed cell or row tag or a CDATA section. A lazy search for
@@ -449,12 +451,13 @@ _PREFIX_HINT = re.compile(rb":(?:c|row)[\s/>]")  # in every prefixed cell or row
 _PREFIXED = re.compile(rb"<\w+:(?:c|row)[\s/>]")
 
 
-def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str):
+def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str, context=None):
     """The area of every cell of a small sheet, blank ones included: a bound of the used area.
 
     Sound only when every cell states its position and no tag is prefixed; then, within the
     caps, the exact scan is not needed (the template's own sheets, every night). None: unsure.
-    With the area, the sheet's XML (the plain reader's, so that it is not inflated again).
+    With the area, the plain reader's reading of the sheet where it is sure of it (`context`:
+    the workbook's, see _plain_context): its cells give the same area, found once.
     """
     info = zf.getinfo(part)
     if info.file_size > QUICK_PART:
@@ -462,9 +465,17 @@ def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str):
     data = zf.member(info)
     if b"<![CDATA[" in data or (_PREFIX_HINT.search(data) and _PREFIXED.search(data)):
         return None, None
+    plain = _plain_sheet(data, *context) if context and len(data) <= PLAIN_PART else None
+    if plain is not None:
+        rows, cols = plain.area
+        c = budget.caps
+        fits = rows <= c.max_rows and cols <= c.max_columns
+        if fits and budget.cells + rows * cols <= c.max_cells:
+            return (rows, cols), plain
+        return None, None
     cells = _QUICK_CELLS.findall(data)
     if not cells:
-        return (0, 0), data
+        return (0, 0), None
     letters, numbers = zip(*cells, strict=True)
     if not all(letters):
         return None, None  # a cell without its position first
@@ -473,7 +484,7 @@ def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str):
     c = budget.caps
     fits = rows <= c.max_rows and cols <= c.max_columns
     if fits and budget.cells + rows * cols <= c.max_cells:
-        return (rows, cols), data
+        return (rows, cols), None
     return None, None
 
 
@@ -611,6 +622,7 @@ def _scan_biff(stream: bytes, budget: _Budget) -> None:
 # file, as before. tests/ingest/test_plain_xlsx.py holds it to calamine on a generated corpus.
 
 _MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_ANY_CELL = re.compile(rb"<c[\s/>]")
 # One cell in the form Excel, WPS and openpyxl write: position, then style, then type; an
 # optional formula (no attribute holding `>`, no entity in its text), then a value or an inline
 # string of one text run (not empty: calamine counts it in the area, it reads as None). Any other
@@ -651,25 +663,38 @@ class _Unsure(Exception):
 
 def _read_plain(book: _Book, caps: Caps) -> list[Sheet] | None:
     """The sheets exactly as _read_calamine returns them, or None where that is not sure."""
-    if not book.listed or any(xml is None for _, xml in book.sheets):
+    if not book.sheets or any(plain is None for _, plain in book.sheets):
         return None
-    try:
-        zf = book.zf
-        names = set(zf.NameToInfo)
-        _plain_workbook(zf)
-        styles = _plain_styles(zf, names)
-        strings = _plain_strings(zf, names)
-        grids = [_plain_sheet(xml, styles, strings) for _, xml in book.sheets]
-    except Exception:  # _Unsure, or anything unforeseen: calamine decides, as before
-        return None
-    # What calamine's path does next, in its order: the caps, each cell's length, merged cells.
+    # What calamine's path does, in its order: the caps, each cell's length, merged cells.
     budget = _Budget(caps)
     check_text = book.largest > MAX_CELL_CHARS
     out = []
-    for (name, _), (height, width, rows, merged) in zip(book.sheets, grids, strict=True):
+    for name, plain in book.sheets:
         budget.sheet()
-        out.append(_sheet(name, height, width, rows, merged, budget, check_text))
+        height, width, rows = _grid(plain.cells)
+        out.append(_sheet(name, height, width, rows, list(plain.merged), budget, check_text))
     return out
+
+
+@dataclass
+class _Plain:
+    """A worksheet as the plain reader read it: what calamine would make of it, before the grid."""
+
+    area: tuple[int, int]  # rows and columns of every cell, blank ones included (the quick look's)
+    cells: list[tuple[int, int, object]]  # (row, column, value) of the cells with a value, in order
+    merged: tuple  # ((first row, first column), (last row, last column)) of each merged range
+
+
+def _plain_context(zf: _Zip, names: set[str]):
+    """(styles, shared strings) for the plain reader, or None where it cannot vouch for them."""
+    strings = zf.getinfo("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else None
+    if strings is not None and strings.file_size > SMALL_PART:
+        return None  # measured by the exact scan, left to calamine
+    try:
+        _plain_workbook(zf)
+        return _plain_styles(zf, names), _plain_strings(zf, names)
+    except Exception:  # _Unsure, or anything unforeseen: calamine decides, as before
+        return None
 
 
 def _plain_workbook(zf: _Zip) -> None:
@@ -751,26 +776,38 @@ def _plain_strings(zf: _Zip, names: set[str]) -> list[str]:
     return _decode(parts[1::2])
 
 
-def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]):
-    """(height, width, rows from A1, merged ranges) of a plain worksheet, as calamine reads it."""
-    at = _after_declaration(data)
-    if not data.startswith(b"<worksheet ", at) or _MAIN_NS not in data[at : data.find(b">", at)]:
-        raise _Unsure
-    start = data.find(b"<sheetData>")
-    if start < 0:
-        start = data.find(b"<sheetData/>")
-        end = start + 12
-        body = b""
-    else:
-        end = data.find(b"</sheetData>", start) + 12
-        body = data[start + 11 : end - 12]
-    if start < 0 or end < 12 or data.find(b"<sheetData", start + 1) >= 0:
-        raise _Unsure
-    outside = _outside(data[:start] + b"<sheetData/>" + data[end:])
-    return _plain_rows(body, styles, strings) + (outside,)
+def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]) -> _Plain | None:
+    """A plain worksheet read as calamine reads it; None if the plain reader cannot vouch for it."""
+    try:
+        at = _after_declaration(data)
+        head = data[at : data.find(b">", at)]
+        if not data.startswith(b"<worksheet ", at) or _MAIN_NS not in head:
+            return None
+        start = data.find(b"<sheetData>")
+        if start < 0:
+            start = data.find(b"<sheetData/>")
+            end = start + 12
+            body = b""
+        else:
+            end = data.find(b"</sheetData>", start) + 12
+            body = data[start + 11 : end - 12]
+        if start < 0 or end < 12 or data.find(b"<sheetData", start + 1) >= 0:
+            return None
+        merged = _outside(data[:start] + b"<sheetData/>" + data[end:])
+        parts = _PLAIN_CELL.split(body)
+        if not _ROW_TAGS.fullmatch(b"".join(parts[::7])):
+            return None  # anything but rows and plain cells in the sheet's data
+        texts: list[bytes] = []
+        cells, area = _cells(parts, styles, strings, texts)
+        if texts:
+            decoded = iter(_decode(texts))
+            cells = [(r, c, next(decoded) if v is _TEXT else v) for r, c, v in cells]
+        return _Plain(area, cells, merged)
+    except Exception:  # _Unsure, or anything unforeseen: calamine decides, as before
+        return None
 
 
-def _outside(rest: bytes) -> list:
+def _outside(rest: bytes) -> tuple:
     """The merged cells of a sheet outside its data, which must be well formed; remembered.
 
     The same template gives the same bytes outside the data (views, widths, merges,
@@ -779,12 +816,14 @@ def _outside(rest: bytes) -> list:
     merged = _OUTSIDE.get(rest)
     if merged is None:
         _well_formed(rest)
+        if _ANY_CELL.search(rest):
+            raise _Unsure  # a cell outside the data: the quick look's area would count it
         merged = _plain_merged(rest)
         if len(rest) <= OUTSIDE_KEPT_BYTES:
             if len(_OUTSIDE) >= OUTSIDES_KEPT:
                 _OUTSIDE.clear()
             _OUTSIDE[rest] = merged
-    return list(merged)
+    return merged
 
 
 OUTSIDE_KEPT_BYTES = 1 << 14  # outsides remembered are at most this long (the template's: 1-3 KB)
@@ -883,35 +922,27 @@ def _column(letters: bytes) -> int:
 _COLUMNS: dict[bytes, int] = {}  # at most 26 + 26² + 26³ keys: the cells' regex allows three
 
 
-def _plain_rows(body: bytes, styles: tuple | None, strings: list[str]):
-    """(height, width, rows from A1) of a sheet's data: calamine's used area and its values."""
-    parts = _PLAIN_CELL.split(body)
-    if not _ROW_TAGS.fullmatch(b"".join(parts[::7])):
-        raise _Unsure  # anything but rows and plain cells in the sheet's data
-    texts: list[bytes] = []
-    cells = _cells(parts, styles, strings, texts)
-    if texts:
-        decoded = iter(_decode(texts))
-        cells = [(r, c, next(decoded) if v is _TEXT else v) for r, c, v in cells]
+def _grid(cells: list[tuple[int, int, object]]) -> tuple[int, int, list[list[object]]]:
+    """(height, width, rows from A1) of the cells with a value: calamine's used area and rows."""
     if not cells:
         return 0, 0, []
     top, bottom = cells[0][0], cells[-1][0]
     left = min(c[1] for c in cells)
     width = max(c[1] for c in cells) + 1
-    grid: list[list[object]] = [[None] * width for _ in range(bottom + 1)]
+    rows: list[list[object]] = [[None] * width for _ in range(bottom + 1)]
     for row, col, value in cells:
-        grid[row][col] = value
-    return bottom - top + 1, width - left, grid
+        rows[row][col] = value
+    return bottom - top + 1, width - left, rows
 
 
-def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[bytes]) -> list:
-    """[(row, col, value)] of the cells with a value, from the split of a sheet's data.
+def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[bytes]):
+    """([(row, col, value)] of the cells with a value, the area of all), from a split sheet.
 
     `parts`: 7 items a cell (what lies before it, then the regex's groups). Texts to decode are
     added to `texts`, their values left as _TEXT.
     """
     cells: list[tuple] = []
-    last = -1
+    last = right = -1
     it = iter(parts)
     next(it)
     for letters, digits, style, kind, v, inline, _ in zip(it, it, it, it, it, it, it, strict=True):
@@ -923,6 +954,8 @@ def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[by
         if key <= last or row < 0:
             raise _Unsure  # out of order, repeated: calamine's choice is not ours to guess
         last = key
+        if col > right:
+            right = col
         if inline is not None:
             if kind != b"inlineStr" or v is not None:
                 raise _Unsure
@@ -944,7 +977,7 @@ def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[by
         else:
             raise _Unsure  # errors, dates written as text, inline kinds with a value, ...
         cells.append((row, col, value))
-    return cells
+    return cells, (last // 16384 + 1, right + 1)
 
 
 def _number(v: bytes, style: bytes | None, styles: tuple | None) -> object:
