@@ -671,7 +671,7 @@ def _read_plain(book: _Book, caps: Caps) -> list[Sheet] | None:
     out = []
     for name, plain in book.sheets:
         budget.sheet()
-        height, width, rows = _grid(plain.cells)
+        height, width, rows = _grid(plain.cells, *plain.span)
         out.append(_sheet(name, height, width, rows, list(plain.merged), budget, check_text))
     return out
 
@@ -682,6 +682,7 @@ class _Plain:
 
     area: tuple[int, int]  # rows and columns of every cell, blank ones included (the quick look's)
     cells: list[tuple[int, int, object]]  # (row, column, value) of the cells with a value, in order
+    span: tuple[int, int]  # their first column and the width of the rows from A1
     merged: tuple  # ((first row, first column), (last row, last column)) of each merged range
 
 
@@ -699,29 +700,40 @@ def _plain_context(zf: _Zip, names: set[str]):
 
 def _plain_workbook(zf: _Zip) -> None:
     """Refuse (_Unsure) the 1904 date system, and sheet names whose spacing XML parsers differ on."""
-    data = zf.member(zf.getinfo("xl/workbook.xml"))
-    if b"date1904" in data:
+    if not _remembered(zf, "xl/workbook.xml", _WORKBOOKS, _workbook_plain):
         raise _Unsure
+
+
+def _workbook_plain(data: bytes) -> bool:
     start, end = data.find(b"<sheets>"), data.find(b"</sheets>")
-    if start < 0 or end < 0 or any(ch in data[start:end] for ch in (b"\t", b"\n", b"\r")):
-        raise _Unsure  # expat turns these into spaces in an attribute, calamine keeps them
+    # expat turns tabs and line ends into spaces in an attribute, calamine keeps them
+    spaced = any(ch in data[start:end] for ch in (b"\t", b"\n", b"\r"))
+    return b"date1904" not in data and start >= 0 and end >= 0 and not spaced
+
+
+def _remembered(zf: _Zip, part: str, cache: dict, read):
+    """`read` of a small part's bytes, remembered by the part's content (as _index does)."""
+    info = zf.getinfo(part)
+    if info.file_size > SMALL_PART:
+        raise _Unsure
+    key = (info.compress_type, info.file_size, info.CRC, zf._raw(info))
+    if key in cache:
+        return cache[key]
+    value = read(zf.member(info))
+    if len(cache) >= INDEXES_KEPT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+_WORKBOOKS: dict[tuple, bool] = {}  # whether a workbook part is plain, by content
 
 
 def _plain_styles(zf: _Zip, names: set[str]) -> tuple | None:
     """Per cell style: "n" read as a number, "d" as a date, "?" unsure; None: no styles part."""
     if "xl/styles.xml" not in names:
         return None
-    info = zf.getinfo("xl/styles.xml")
-    if info.file_size > QUICK_PART:
-        raise _Unsure
-    key = (info.compress_type, info.file_size, info.CRC, zf._raw(info))
-    if key in _STYLES:
-        kinds = _STYLES[key]
-    else:
-        kinds = _style_kinds(zf.member(info))
-        if len(_STYLES) >= INDEXES_KEPT:
-            _STYLES.clear()
-        _STYLES[key] = kinds
+    kinds = _remembered(zf, "xl/styles.xml", _STYLES, _style_kinds)
     if kinds is None:
         raise _Unsure
     return kinds
@@ -798,11 +810,11 @@ def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]) -> _Plai
         if not _ROW_TAGS.fullmatch(b"".join(parts[::7])):
             return None  # anything but rows and plain cells in the sheet's data
         texts: list[bytes] = []
-        cells, area = _cells(parts, styles, strings, texts)
+        cells, area, span = _cells(parts, styles, strings, texts)
         if texts:
             decoded = iter(_decode(texts))
             cells = [(r, c, next(decoded) if v is _TEXT else v) for r, c, v in cells]
-        return _Plain(area, cells, merged)
+        return _Plain(area, cells, span, merged)
     except Exception:  # _Unsure, or anything unforeseen: calamine decides, as before
         return None
 
@@ -848,19 +860,9 @@ def _well_formed(data: bytes) -> None:
 
 
 def _decode(texts: list[bytes]) -> list[str]:
-    """XML texts (none empty) decoded; those not seen before by one expat parse of them all.
-
-    A template's texts recur from file to file (names, codes, units, the instructions): 97 in
-    100 over the province. One C parse of the others, each in its own tag, costs far less than
-    a Python call a character reference (the template writes Chinese as `&#NNNNN;`).
-    """
-    out = list(map(_TEXTS.get, texts))
-    if None not in out:
-        return out
-    new = [t for t, o in zip(texts, out, strict=True) if o is None]
-    decoded = iter(_parse_texts(new))
-    out = [next(decoded) if o is None else o for o in out]
-    if len(_TEXTS) + len(new) > TEXTS_KEPT:
+    """XML texts (none empty) not seen before, decoded (and remembered: _TEXTS)."""
+    out = _parse_texts(texts)
+    if len(_TEXTS) + len(texts) > TEXTS_KEPT:
         _TEXTS.clear()
     for t, o in zip(texts, out, strict=True):
         if len(t) <= TEXT_KEPT_BYTES:
@@ -870,13 +872,16 @@ def _decode(texts: list[bytes]) -> list[str]:
 
 TEXT_KEPT_BYTES = 1 << 10  # texts remembered are at most this long
 TEXTS_KEPT = 8192  # texts remembered: at most 8 MB of them
+# Texts decoded before, by their bytes in the XML: a template's recur from file to file (names,
+# codes, units, the instructions), 97 in 100 over the province.
 _TEXTS: dict[bytes, str] = {}
 
 
 def _parse_texts(texts: list[bytes]) -> list[str]:
     """XML texts (none empty) decoded by one expat parse, which refuses what XML forbids.
 
-    Carriage returns (XML parsers differ on line ends) and `_xHHHH_` escapes (calamine decodes
+    One C parse of them all, each in its own tag, costs far less than a Python call a character
+    reference (the template writes Chinese as `&#NNNNN;`). Carriage returns (XML parsers differ on line ends) and `_xHHHH_` escapes (calamine decodes
     them) are left to calamine.
     """
     doc = b"<a><b>" + b"</b><b>".join(texts) + b"</b></a>"
@@ -922,13 +927,11 @@ def _column(letters: bytes) -> int:
 _COLUMNS: dict[bytes, int] = {}  # at most 26 + 26² + 26³ keys: the cells' regex allows three
 
 
-def _grid(cells: list[tuple[int, int, object]]) -> tuple[int, int, list[list[object]]]:
+def _grid(cells: list[tuple], left: int, width: int) -> tuple[int, int, list[list[object]]]:
     """(height, width, rows from A1) of the cells with a value: calamine's used area and rows."""
     if not cells:
         return 0, 0, []
     top, bottom = cells[0][0], cells[-1][0]
-    left = min(c[1] for c in cells)
-    width = max(c[1] for c in cells) + 1
     rows: list[list[object]] = [[None] * width for _ in range(bottom + 1)]
     for row, col, value in cells:
         rows[row][col] = value
@@ -936,13 +939,15 @@ def _grid(cells: list[tuple[int, int, object]]) -> tuple[int, int, list[list[obj
 
 
 def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[bytes]):
-    """([(row, col, value)] of the cells with a value, the area of all), from a split sheet.
+    """([(row, col, value)] of the cells with a value, the area of all, their columns' span).
 
-    `parts`: 7 items a cell (what lies before it, then the regex's groups). Texts to decode are
-    added to `texts`, their values left as _TEXT.
+    `parts`: 7 items a cell (what lies before it, then the regex's groups). Texts not decoded
+    before (_TEXTS) are added to `texts`, their values left as _TEXT.
     """
     cells: list[tuple] = []
     last = right = -1
+    left, width = 16384, 0  # of the cells with a value
+    known = _TEXTS
     it = iter(parts)
     next(it)
     for letters, digits, style, kind, v, inline, _ in zip(it, it, it, it, it, it, it, strict=True):
@@ -959,8 +964,10 @@ def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[by
         if inline is not None:
             if kind != b"inlineStr" or v is not None:
                 raise _Unsure
-            texts.append(inline)
-            value = _TEXT
+            value = known.get(inline)
+            if value is None:
+                texts.append(inline)
+                value = _TEXT
         elif not v:
             if v is not None and kind is not None and kind != b"n":
                 raise _Unsure  # an empty text or index: calamine counts the cell in the area
@@ -970,14 +977,20 @@ def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[by
         elif kind == b"s":
             value = strings[int(v)]
         elif kind == b"str":
-            texts.append(v)
-            value = _TEXT
+            value = known.get(v)
+            if value is None:
+                texts.append(v)
+                value = _TEXT
         elif kind == b"b" and v in (b"0", b"1"):
             value = v == b"1"
         else:
             raise _Unsure  # errors, dates written as text, inline kinds with a value, ...
+        if col < left:
+            left = col
+        if col >= width:
+            width = col + 1
         cells.append((row, col, value))
-    return cells, (last // 16384 + 1, right + 1)
+    return cells, (last // 16384 + 1, right + 1), (left, width)
 
 
 def _number(v: bytes, style: bytes | None, styles: tuple | None) -> object:
