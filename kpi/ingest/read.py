@@ -623,6 +623,7 @@ def _scan_biff(stream: bytes, budget: _Budget) -> None:
 
 _MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 _ANY_CELL = re.compile(rb"<c[\s/>]")
+_ANY_MERGE = re.compile(rb"<mergeCell[\s/>]")
 # One cell in the form Excel, WPS and openpyxl write: position, then style, then type; an
 # optional formula (no attribute holding `>`, no entity in its text), then a value or an inline
 # string of one text run (not empty: calamine counts it in the area, it reads as None). Any other
@@ -881,8 +882,8 @@ def _parse_texts(texts: list[bytes]) -> list[str]:
     """XML texts (none empty) decoded by one expat parse, which refuses what XML forbids.
 
     One C parse of them all, each in its own tag, costs far less than a Python call a character
-    reference (the template writes Chinese as `&#NNNNN;`). Carriage returns (XML parsers differ on line ends) and `_xHHHH_` escapes (calamine decodes
-    them) are left to calamine.
+    reference (the template writes Chinese as `&#NNNNN;`). Carriage returns (XML parsers
+    differ on line ends) and `_xHHHH_` escapes (calamine decodes them) are left to calamine.
     """
     doc = b"<a><b>" + b"</b><b>".join(texts) + b"</b></a>"
     if b"\r" in doc or _ESCAPE.search(doc):
@@ -904,8 +905,8 @@ def _parse_texts(texts: list[bytes]) -> list[str]:
 
 def _plain_merged(rest: bytes) -> tuple:
     found = _MERGE.findall(rest)
-    if len(found) != rest.count(b"<mergeCell ") or b"<mergeCell/" in rest:
-        raise _Unsure
+    if len(found) != len(_ANY_MERGE.findall(rest)):
+        raise _Unsure  # a merged range written otherwise
     out = []
     for c0, r0, c1, r1 in found:
         first = (int(r0) - 1, _column(c0))
@@ -975,6 +976,8 @@ def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[by
         elif kind is None or kind == b"n":
             value = _number(v, style, styles)
         elif kind == b"s":
+            if not v.isdigit():
+                raise _Unsure  # int() reads "-1" and " 1", calamine does not
             value = strings[int(v)]
         elif kind == b"str":
             value = known.get(v)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from xlsx_corpus import corpus
+from xlsx_corpus import corpus, formatted_book
 
 from kpi.ingest import read
 from kpi.ingest.read import Caps, FileRefused, read_sheets
@@ -79,3 +79,15 @@ def test_templates_own_workbooks_take_the_plain_path(tiny_catalogue):
         got, expected, taken = _both(data)
         assert taken, dept.code
         assert got == expected
+
+
+FORMATS = [(n, None) for n in sorted(read._NUMBER_FORMATS | read._DATE_FORMATS)] + [
+    (164 + i, code) for i, code in enumerate(sorted(read._NUMBER_CODES | read._DATE_CODES))
+]
+
+
+@pytest.mark.parametrize(("num_fmt_id", "code"), FORMATS)
+def test_each_number_format_the_plain_reader_knows_reads_as_calamine_reads_it(num_fmt_id, code):
+    got, expected, taken = _both(formatted_book(num_fmt_id, code))
+    assert taken
+    assert got == expected

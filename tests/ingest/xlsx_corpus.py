@@ -150,6 +150,7 @@ CELLS = [  # (form with {r} for the position, plain: whether the plain reader ta
     ('<c r="{r}" s="5"><v>45000</v></c>', False),
     ('<c r="{r}" s="6"><v>12</v></c>', True),
     ('<c r="{r}" t="s"><v>{s}</v></c>', None),
+    ('<c r="{r}" t="s"><v>-1</v></c>', False),
     ('<c r="{r}" s="1" t="s"><v>{s}</v></c>', None),
     ('<c r="{r}" t="inlineStr"><is><t>inline &amp; &#22635;</t></is></c>', True),
     ('<c r="{r}" t="inlineStr"><is><t xml:space="preserve"> kept </t></is></c>', True),
@@ -190,7 +191,17 @@ STYLES = (
     '<xf numFmtId="3" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     "</cellXfs></styleSheet>"
 )
-SHEET_VARIANTS = ["excel", "excel", "excel", "bare", "prefixed", "cdata", "comment", "no_ref"]
+SHEET_VARIANTS = [
+    "excel",
+    "excel",
+    "excel",
+    "bare",
+    "prefixed",
+    "cdata",
+    "comment",
+    "no_ref",
+    "tab",
+]
 
 
 def hand_book(rng: random.Random, plain: bool = False) -> tuple[bytes, bool]:
@@ -212,7 +223,7 @@ def hand_book(rng: random.Random, plain: bool = False) -> tuple[bytes, bool]:
             takes = takes and ok
             cells[(rng.randint(1, 20), rng.randint(1, 8))] = form.replace("{s}", str(s))
         variant = "excel" if plain else rng.choice(SHEET_VARIANTS)
-        takes = takes and variant in ("excel", "bare")
+        takes = takes and variant in ("excel", "bare", "tab")
         merges = []
         for _ in range(rng.choice([0, 0, 1, 3])):
             r0, c0 = rng.randint(1, 20), rng.randint(1, 8)
@@ -258,6 +269,8 @@ def _sheet_xml(cells: dict[tuple[int, int], str], merges: list[str], variant: st
         f'</sheetData>{merged}<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" '
         'header="0.3" footer="0.3"/></worksheet>'
     )
+    if variant == "tab":  # a merged range written with a tab: left to calamine
+        xml = xml.replace("<mergeCell ref", "<mergeCell\tref")
     if variant == "bare":
         xml = xml.removeprefix(DECL)
     if variant == "prefixed":
@@ -349,3 +362,31 @@ def corpus(seed: int = SEED, n_openpyxl: int = 40, n_hand: int = 120, n_plain: i
         data, takes = hand_book(rng, plain=True)
         out.append((f"plain-{i}", data, takes or None))
     return out
+
+
+def formatted_book(num_fmt_id: int, code: str | None) -> bytes:
+    """A workbook of number cells (a date's serial, a fraction, a negative) in one number format.
+
+    `code`: a custom format (numFmtId >= 164) with this code; None: the built-in `num_fmt_id`.
+    """
+    fmt = ""
+    if code is not None:
+        fmt = f'<numFmts count="1"><numFmt numFmtId="{num_fmt_id}" formatCode={quoteattr(code)}/>'
+        fmt += "</numFmts>"
+    styles = (
+        f'{DECL}<styleSheet xmlns="{MAIN}">{fmt}'
+        '<fonts count="1"><font><sz val="11"/></font></fonts>'
+        '<fills count="1"><fill><patternFill patternType="none"/></fill></fills>'
+        '<borders count="1"><border/></borders><cellStyleXfs count="1"><xf numFmtId="0"/>'
+        '</cellStyleXfs><cellXfs count="2"><xf numFmtId="0" xfId="0"/>'
+        f'<xf numFmtId="{num_fmt_id}" xfId="0" applyNumberFormat="1"/></cellXfs></styleSheet>'
+    )
+    cells = {(1, 1): '<c r="{r}" s="1"><v>45000</v></c>', (2, 1): '<c r="{r}" s="1"><v>61</v></c>'}
+    cells[(3, 1)] = '<c r="{r}" s="1"><v>2958465</v></c>'
+    data = _zip([("S", _sheet_xml(cells, [], "excel"))], [], False, True)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            body = zin.read(info)
+            zout.writestr(info, styles.encode() if info.filename == "xl/styles.xml" else body)
+    return out.getvalue()
