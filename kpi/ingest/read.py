@@ -3,8 +3,10 @@
 Every reader checks the caps (rows, columns and cells of a sheet's used area) while it streams,
 before any sheet is built: a CSV row by row, an HTML page tag by tag (the table grid is built in
 time linear in its cells), an .xlsx by streaming its sheets' XML before python-calamine (which
-builds whole sheets at once) opens it, an .xls by walking its BIFF records. Reasons are Chinese
-and never carry an exception's name.
+builds whole sheets at once) opens it, an .xls by walking its BIFF records. An .xlsx whose
+sheets are plainly written (the template's) is read from the bytes the pre-scan inflated, to
+exactly what calamine would return; calamine reads any other. Reasons are Chinese and never
+carry an exception's name.
 """
 
 from __future__ import annotations
@@ -717,6 +719,8 @@ def _remembered(zf: _Zip, part: str, cache: dict, read):
     info = zf.getinfo(part)
     if info.file_size > SMALL_PART:
         raise _Unsure
+    if info.compress_size > INDEX_KEPT_BYTES:
+        return read(zf.member(info))
     key = (info.compress_type, info.file_size, info.CRC, zf._raw(info))
     if key in cache:
         return cache[key]
@@ -871,8 +875,8 @@ def _decode(texts: list[bytes]) -> list[str]:
     return out
 
 
-TEXT_KEPT_BYTES = 1 << 10  # texts remembered are at most this long
-TEXTS_KEPT = 8192  # texts remembered: at most 8 MB of them
+TEXT_KEPT_BYTES = 512  # texts remembered are at most this long (the template's: 360 at most)
+TEXTS_KEPT = 4096  # texts remembered: with their decoded text, a few MB at most
 # Texts decoded before, by their bytes in the XML: a template's recur from file to file (names,
 # codes, units, the instructions), 97 in 100 over the province.
 _TEXTS: dict[bytes, str] = {}
