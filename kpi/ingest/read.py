@@ -629,17 +629,18 @@ _ANY_MERGE = re.compile(rb"<mergeCell[\s/>]")
 # One cell in the form Excel, WPS and openpyxl write: position, then style, then type; an
 # optional formula (no attribute holding `>`, no entity in its text), then a value or an inline
 # string of one text run (not empty: calamine counts it in the area, it reads as None). Any other
-# form of a cell is left between the matches, where only row tags may be (_plain_sheet).
+# form of a cell is left between the matches, where only row tags may be (_plain_sheet). Without
+# `xml:space="preserve"` calamine trims a text's ends: a text with spaces there is left to it.
 _PLAIN_CELL = re.compile(
     rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?: s="([0-9]{1,5})")?(?: t="([a-zA-Z]{1,9})")?'
     rb"(?:/>|>(?:<f(?: [^<>]*)?(?:/>|>[^<&]*</f>))?"
-    rb'(?:<v>([^<]*)</v>|<is><t(?: xml:space="preserve")?>([^<]+)</t></is>)?</c>)'
+    rb'(?:<v>([^<]*)</v>|<is><t( xml:space="preserve")?>([^<]+)</t></is>)?</c>)'
 )
 # Row tags (the cells say where they are), all that may lie between the cells.
 _ROW_TAGS = re.compile(rb'(?:<row(?: [a-zA-Z0-9:]+="[^"<>&]*")*(?:/>|>)|</row>)*')
 _NUMBER = re.compile(rb"-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?")
 _MERGE = re.compile(rb'<mergeCell ref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"/>')
-_SHARED = re.compile(rb'<si><t(?: xml:space="preserve")?>([^<]+)</t></si>')
+_SHARED = re.compile(rb'<si><t( xml:space="preserve")?>([^<]+)</t></si>')
 _SST_HEAD = re.compile(rb'<sst(?: [a-zA-Z:]+="[^"<>&]*")*>')
 _XML_DECL = re.compile(rb'<\?xml version="1\.0" encoding="UTF-8"(?: standalone="yes")?\?>\r?\n?')
 _ESCAPE = re.compile(rb"_x[0-9A-Fa-f]")  # the start of an `_xHHHH_` escape (calamine decodes it)
@@ -788,9 +789,11 @@ def _plain_strings(zf: _Zip, names: set[str]) -> list[str]:
     if not head or _MAIN_NS not in data[at : head.end()] or end < head.end():
         raise _Unsure
     parts = _SHARED.split(data[head.end() : end])
-    if any(parts[::2]) or data[end + 6 :].strip():
+    if any(parts[::3]) or data[end + 6 :].strip():
         raise _Unsure  # anything but plain strings in the part
-    return _decode(parts[1::2])
+    strings = _decode(parts[2::3])
+    _untrimmed([s for s, keep in zip(strings, parts[1::3], strict=True) if keep is None])
+    return strings
 
 
 def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]) -> _Plain | None:
@@ -812,12 +815,15 @@ def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]) -> _Plai
             return None
         merged = _outside(data[:start] + b"<sheetData/>" + data[end:])
         parts = _PLAIN_CELL.split(body)
-        if not _ROW_TAGS.fullmatch(b"".join(parts[::7])):
+        if not _ROW_TAGS.fullmatch(b"".join(parts[::8])):
             return None  # anything but rows and plain cells in the sheet's data
         texts: list[bytes] = []
-        cells, area, span = _cells(parts, styles, strings, texts)
+        loose: list[int] = []  # which of them were written without xml:space="preserve"
+        cells, area, span = _cells(parts, styles, strings, texts, loose)
         if texts:
-            decoded = iter(_decode(texts))
+            new = _decode(texts)
+            _untrimmed([new[i] for i in loose])
+            decoded = iter(new)
             cells = [(r, c, next(decoded) if v is _TEXT else v) for r, c, v in cells]
         return _Plain(area, cells, span, merged)
     except Exception:  # _Unsure, or anything unforeseen: calamine decides, as before
@@ -907,6 +913,16 @@ def _parse_texts(texts: list[bytes]) -> list[str]:
     return found
 
 
+def _untrimmed(texts: list[str]) -> None:
+    """Refuse (_Unsure) texts calamine would trim: written without xml:space="preserve", spaced.
+
+    calamine trims XML's spaces; Python's `isspace` holds them and more (ideographic, no-break).
+    """
+    for text in texts:
+        if text[0].isspace() or text[-1].isspace():
+            raise _Unsure
+
+
 def _plain_merged(rest: bytes) -> tuple:
     found = _MERGE.findall(rest)
     if len(found) != len(_ANY_MERGE.findall(rest)):
@@ -943,11 +959,12 @@ def _grid(cells: list[tuple], left: int, width: int) -> tuple[int, int, list[lis
     return bottom - top + 1, width - left, rows
 
 
-def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[bytes]):
+def _cells(parts: list, styles, strings: list[str], texts: list[bytes], loose: list[int]):
     """([(row, col, value)] of the cells with a value, the area of all, their columns' span).
 
-    `parts`: 7 items a cell (what lies before it, then the regex's groups). Texts not decoded
-    before (_TEXTS) are added to `texts`, their values left as _TEXT.
+    `parts`: 8 items a cell (what lies before it, then the regex's groups). Texts not decoded
+    before (_TEXTS) are added to `texts`, their values left as _TEXT; `loose`: which of those
+    were written without xml:space="preserve" (calamine trims them; see _untrimmed).
     """
     cells: list[tuple] = []
     last = right = -1
@@ -955,7 +972,9 @@ def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[by
     known = _TEXTS
     it = iter(parts)
     next(it)
-    for letters, digits, style, kind, v, inline, _ in zip(it, it, it, it, it, it, it, strict=True):
+    for letters, digits, style, kind, v, keep, inline, _ in zip(
+        it, it, it, it, it, it, it, it, strict=True
+    ):
         col = _COLUMNS.get(letters)
         if col is None:
             col = _column(letters)
@@ -971,8 +990,12 @@ def _cells(parts: list, styles: tuple | None, strings: list[str], texts: list[by
                 raise _Unsure
             value = known.get(inline)
             if value is None:
+                if keep is None:
+                    loose.append(len(texts))
                 texts.append(inline)
                 value = _TEXT
+            elif keep is None and (value[0].isspace() or value[-1].isspace()):
+                raise _Unsure
         elif not v:
             if v is not None and kind is not None and kind != b"n":
                 raise _Unsure  # an empty text or index: calamine counts the cell in the area

@@ -132,6 +132,8 @@ SHARED = [
     "<si><t/></si>",
     "<si><t>&#x4E2D;&#x6587;</t></si>",
     "<si><t>plain</t></si>",
+    "<si><t> trimmed by calamine </t></si>",
+    "<si><t>&#32;&#x3000;spaced</t></si>",
 ]
 PLAIN_SHARED = (0, 1, 2, 3, 8, 9)  # the ones the plain reader takes (a part of others: none)
 CELLS = [  # (form with {r} for the position, plain: whether the plain reader takes it)
@@ -155,6 +157,11 @@ CELLS = [  # (form with {r} for the position, plain: whether the plain reader ta
     ('<c r="{r}" t="inlineStr"><is><t>inline &amp; &#22635;</t></is></c>', True),
     ('<c r="{r}" t="inlineStr"><is><t xml:space="preserve"> kept </t></is></c>', True),
     ('<c r="{r}" t="inlineStr"><is><r><t>rich</t></r></is></c>', False),
+    ('<c r="{r}" t="inlineStr"><is><t> trimmed </t></is></c>', False),
+    ('<c r="{r}" t="inlineStr"><is><t>&#32;&#32;</t></is></c>', False),
+    ('<c r="{r}" t="inlineStr"><is><t>a\n</t></is></c>', False),
+    ('<c r="{r}" t="inlineStr"><is><t>a  b\tc</t></is></c>', True),
+    ('<c r="{r}" t="inlineStr"><is><t xml:space="preserve">\n</t></is></c>', True),
     ('<c r="{r}" t="inlineStr"><is><t></t></is></c>', False),
     ('<c r="{r}" t="str"><f>A1&amp;"x"</f><v>cached &amp; text</v></c>', False),
     ('<c r="{r}" t="str"><f>CONCAT("a","b")</f><v>ab</v></c>', True),
@@ -229,7 +236,7 @@ def hand_book(rng: random.Random, plain: bool = False) -> tuple[bytes, bool]:
             r0, c0 = rng.randint(1, 20), rng.randint(1, 8)
             r1, c1 = r0 + rng.randint(0, 2), c0 + rng.randint(0, 2)
             merges.append(f"{get_column_letter(c0)}{r0}:{get_column_letter(c1)}{r1}")
-        name = rng.choice(["填报表", "Sheet1", "a & b", "数据"]) + str(n)
+        name = rng.choice(["填报表", "Sheet1", "a & b", "数据", " 表 "]) + str(n)
         sheets.append((name, _sheet_xml(cells, merges, variant)))
     date1904 = not plain and rng.random() < 0.08
     takes = takes and not date1904
