@@ -873,11 +873,12 @@ def _well_formed(data: bytes) -> None:
 def _decode(texts: list[bytes]) -> list[str]:
     """XML texts (none empty) not seen before, decoded (and remembered: _TEXTS)."""
     out = _parse_texts(texts)
-    if len(_TEXTS) + len(texts) > TEXTS_KEPT:
+    if len(_TEXTS) + len(_SPACED) + len(texts) > TEXTS_KEPT:
         _TEXTS.clear()
+        _SPACED.clear()
     for t, o in zip(texts, out, strict=True):
         if len(t) <= TEXT_KEPT_BYTES:
-            _TEXTS[t] = o
+            (_SPACED if o[0].isspace() or o[-1].isspace() else _TEXTS)[t] = o
     return out
 
 
@@ -886,6 +887,10 @@ TEXTS_KEPT = 4096  # texts remembered: with their decoded text, a few MB at most
 # Texts decoded before, by their bytes in the XML: a template's recur from file to file (names,
 # codes, units, the instructions), 97 in 100 over the province.
 _TEXTS: dict[bytes, str] = {}
+# Those whose text starts or ends with a space apart: calamine trims them unless the XML says
+# xml:space="preserve" (each dict is whole on its own: a reader in another thread sees a text
+# in one or in neither).
+_SPACED: dict[bytes, str] = {}
 
 
 def _parse_texts(texts: list[bytes]) -> list[str]:
@@ -969,7 +974,7 @@ def _cells(parts: list, styles, strings: list[str], texts: list[bytes], loose: l
     cells: list[tuple] = []
     last = right = -1
     left, width = 16384, 0  # of the cells with a value
-    known = _TEXTS
+    known, spaced = _TEXTS, _SPACED
     it = iter(parts)
     next(it)
     for letters, digits, style, kind, v, keep, inline, _ in zip(
@@ -990,12 +995,14 @@ def _cells(parts: list, styles, strings: list[str], texts: list[bytes], loose: l
                 raise _Unsure
             value = known.get(inline)
             if value is None:
-                if keep is None:
-                    loose.append(len(texts))
-                texts.append(inline)
-                value = _TEXT
-            elif keep is None and (value[0].isspace() or value[-1].isspace()):
-                raise _Unsure
+                value = spaced.get(inline)
+                if value is None:
+                    if keep is None:
+                        loose.append(len(texts))
+                    texts.append(inline)
+                    value = _TEXT
+                elif keep is None:
+                    raise _Unsure  # calamine trims it
         elif not v:
             if v is not None and kind is not None and kind != b"n":
                 raise _Unsure  # an empty text or index: calamine counts the cell in the area
@@ -1007,7 +1014,7 @@ def _cells(parts: list, styles, strings: list[str], texts: list[bytes], loose: l
                 raise _Unsure  # int() reads "-1" and " 1", calamine does not
             value = strings[int(v)]
         elif kind == b"str":
-            value = known.get(v)
+            value = known.get(v) or spaced.get(v)
             if value is None:
                 texts.append(v)
                 value = _TEXT

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from xlsx_corpus import corpus, formatted_book
+from xlsx_corpus import corpus, formatted_book, one_cell_book
 
 from kpi.ingest import read
 from kpi.ingest.read import Caps, FileRefused, read_sheets
@@ -91,3 +91,12 @@ def test_each_number_format_the_plain_reader_knows_reads_as_calamine_reads_it(nu
     got, expected, taken = _both(formatted_book(num_fmt_id, code))
     assert taken
     assert got == expected
+
+
+def test_a_text_remembered_with_its_spaces_kept_is_trimmed_where_the_xml_does_not_keep_them():
+    kept = '<c r="{r}" t="inlineStr"><is><t xml:space="preserve"> same text </t></is></c>'
+    loose = '<c r="{r}" t="inlineStr"><is><t> same text </t></is></c>'
+    for form in (kept, loose, kept):
+        got, expected, _ = _both(one_cell_book(form))
+        assert got == expected
+    assert _both(one_cell_book(loose))[1][0][1][0][0] == ("str", "'same text'")

@@ -397,3 +397,8 @@ def formatted_book(num_fmt_id: int, code: str | None) -> bytes:
             body = zin.read(info)
             zout.writestr(info, styles.encode() if info.filename == "xl/styles.xml" else body)
     return out.getvalue()
+
+
+def one_cell_book(form: str) -> bytes:
+    """A workbook of one sheet whose A1 is the cell `form` (with {r} for its position)."""
+    return _zip([("S", _sheet_xml({(1, 1): form}, [], "excel"))], None, False, False)
