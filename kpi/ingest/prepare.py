@@ -35,7 +35,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from kpi.ingest.failpoints import failpoint, worker_failpoint
-from kpi.ingest.frame import blank_template_rows, cell_text, find_table, frame_records, packed
+from kpi.ingest.frame import cell_text, find_table, frame_parts, packed
 from kpi.ingest.read import Caps, FileRefused, read_sheets
 from kpi.ingest.text import clip, display_name, name_key
 
@@ -205,11 +205,10 @@ def _parse(out: Prepared, data: bytes, catalogue, as_of: date, limits: Limits) -
                 "no_header",
             )
         return
-    records, out.columns = frame_records(tables, catalogue, as_of=as_of)
+    records, out.columns, out.blank_rows = frame_parts(tables, catalogue)
     out.keys, out.rows = packed(records, out.columns)
     out.headers = {t.sheet: {f: h for f, (_, h) in t.columns.items()} for t in tables}
     out.raw = raw_rows(tables, records)
-    out.blank_rows = sum(blank_template_rows(t) for t in tables)
 
 
 def archive_name(path: Path, sha: str) -> str:
