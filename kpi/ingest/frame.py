@@ -63,6 +63,7 @@ _HEADER_LOOKUP: dict[str, str] = {}
 for _c in COLUMNS:
     for _h in (_c.header_zh, *_c.aliases):
         _HEADER_LOOKUP.setdefault(fold_header(_h), _c.field)
+_HEADER_FIELDS = len(set(_HEADER_LOOKUP.values()))  # the most a header row can hold
 
 
 @dataclass
@@ -80,9 +81,10 @@ class Table:
 def find_table(sheet: Sheet) -> Table | None:
     """The sheet's header row (the first with most contract headers) and the rows below it."""
     best: tuple[int, dict[str, tuple[int, str]]] | None = None
+    most = MIN_HEADER_FIELDS  # a row with fewer cells holds fewer headers than it must beat
     for i, row in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
-        if len(row) - row.count(None) < MIN_HEADER_FIELDS:
-            continue  # too few cells to hold a header (a title, a note, a blank row)
+        if len(row) - row.count(None) < most:
+            continue  # too few cells to hold a header (a title, a note, a blank row) or a better one
         found: dict[str, tuple[int, str]] = {}
         for j, cell in enumerate(row):
             f = _header_field(str(cell)) if cell is not None else None
@@ -90,11 +92,14 @@ def find_table(sheet: Sheet) -> Table | None:
                 found[f] = (j, str(cell).strip())
         if len(found) >= MIN_HEADER_FIELDS and (best is None or len(found) > len(best[1])):
             best = (i, found)
+            if len(found) == _HEADER_FIELDS:
+                break  # every field found: no later row can hold more
+            most = len(found) + 1
     if best is None:
         return None
     i, columns = best
     titles = [cell_text(c) for row in sheet.rows[:i] for c in row if c is not None]
-    rows = [(n + 1, r) for n, r in enumerate(sheet.rows) if n > i]
+    rows = list(enumerate(sheet.rows[i + 1 :], start=i + 2))
     header = [cell_text(c) for c in sheet.rows[i]]
     return Table(sheet.name, i + 1, columns, rows, titles, header)
 
@@ -596,7 +601,10 @@ def _add_duplicates(records: list[dict]) -> None:
         if rec["code"] and rec["period"]:
             seen.setdefault((rec["code"], rec["period"]), []).append(rec)
     for rec in records:
-        group = seen.get((rec["code"], rec["period"]), [])
+        group = seen.get((rec["code"], rec["period"]))
+        if group is None or len(group) == 1:  # most rows: alone in their file
+            rec["dup_with"] = ""
+            continue
         others = [o for o in group if o is not rec]
         rec["dup_with"] = "、".join(
             f"第{o['row']}行"
