@@ -170,37 +170,15 @@ _number_text = lru_cache(maxsize=_CACHE)(parse_number)  # a Number is immutable:
 ENTERED_FIELDS = (*NUMERIC_FIELDS, "status", "completion_date")
 
 
-def _entered_columns(columns: dict[str, tuple[int, str]]) -> tuple[int, ...]:
-    """The columns of the fields a department enters (ENTERED_FIELDS), once per table."""
-    return tuple(columns[f][0] for f in ENTERED_FIELDS if f in columns)
-
-
-def _entered(cells: list[object], entered: tuple[int, ...]) -> bool:
-    """A row in which something was entered; footers, blanks and unfilled template rows are not.
-
-    A template row the department left blank (code, name and unit pre-filled, nothing entered)
-    is not a submission of that target: it is ignored, not rejected. `entered`: _entered_columns.
-    """
-    n = len(cells)
-    return any(j < n and not _blank(cells[j]) for j in entered)
-
-
-def _filled(cells: list[object], columns: dict[str, tuple[int, str]], f: str) -> bool:
-    if f not in columns:
-        return False
-    j = columns[f][0]
-    return j < len(cells) and not _blank(cells[j])
-
-
 def blank_template_rows(table: Table) -> int:
     """Rows with a code or period but nothing entered: template rows left blank (for the receipt)."""
-    entered = _entered_columns(table.columns)
-    return sum(
-        1
-        for _, row in table.rows
-        if not _entered(row, entered)
-        and (_filled(row, table.columns, "code") or _filled(row, table.columns, "period"))
-    )
+    cells_of, entered = _table_cells(table)
+    return sum(1 for cells, e in zip(cells_of, entered, strict=True) if not e and _template(cells))
+
+
+def _template(cells: tuple) -> bool:
+    """A row with a code or a period (cells in COLUMNS' order)."""
+    return _filled_cell(cells[_CODE]) or _filled_cell(cells[_PERIOD])
 
 
 def build_frame(
@@ -244,7 +222,7 @@ def frame_parts(tables: list[Table], catalogue) -> tuple[list[dict], list[str], 
         for (number, _), cells, filled in zip(t.rows, cells_of, entered, strict=True):
             if filled:
                 taken.append((t.sheet, number, cells))
-            elif not _blank(cells[_CODE]) or not _blank(cells[_PERIOD]):
+            elif _template(cells):
                 blank += 1
 
     # The period of each row, parsed once for each distinct cell of the file (most files: one).
@@ -310,7 +288,12 @@ _KIND_AT = {k: tuple(_FIELD_AT[f] for f in v) for k, v in KIND_FIELDS.items()}
 
 def _table_cells(t: Table) -> tuple[list[tuple], list[bool]]:
     """Each row's cells in COLUMNS' order (None where the table lacks the field or the row ends
-    short), and whether something was entered in it (_entered)."""
+    short), and whether something was entered in it (ENTERED_FIELDS).
+
+    Footers, blanks and unfilled template rows are not entered: a template row the department
+    left blank (code, name and unit pre-filled, nothing entered) is not a submission of that
+    target: it is ignored, not rejected.
+    """
     # A field the table lacks reads the None appended to every row.
     at = [t.columns[c.field][0] if c.field in t.columns else -1 for c in COLUMNS]
     pad = [None] * (max(at) + 2)
@@ -405,34 +388,54 @@ def _record(
     lookups: _Lookups,
 ) -> dict:
     """One row parsed: its cells as written, and the lookups and bounds its rules need."""
-    rec = {"_rid": rid, "sheet": sheet, "row": number}
     # cell_text, its most common case inline (a call per cell cost more)
-    rec.update(
-        zip(
-            _RAW_KEYS,
-            [c.strip() if c.__class__ is str else cell_text(c) for c in cells],
-            strict=True,
-        )
-    )
+    (
+        department,
+        period_,
+        code_,
+        name,
+        unit_,
+        value_,
+        growth,
+        prior_,
+        reference,
+        status_,
+        done_,
+        note,
+    ) = [c.strip() if c.__class__ is str else cell_text(c) for c in cells]
+    # One dict display: building a row's dict key by key cost more than what is in it.
+    rec = {
+        "_rid": rid,
+        "sheet": sheet,
+        "row": number,
+        "department_raw": department,
+        "period_raw": period_,
+        "code_raw": code_,
+        "name_raw": name,
+        "unit_raw": unit_,
+        "value_raw": value_,
+        "growth_pct_raw": growth,
+        "prior_value_raw": prior_,
+        "reference_value_raw": reference,
+        "status_raw": status_,
+        "completion_date_raw": done_,
+        "note_raw": note,
+        "period_detail": period_detail,
+    }
     dept = lookups.resolve(_fold_text(cells[_DEPARTMENT]) or "")
     code = (_fold_text(cells[_CODE]) or "").lower() or None
     target, kind, lead_department, lead_name = lookups.target(code)
     key, year, month, start, index = period
-    rec.update(
-        {
-            "period_detail": period_detail,
-            "department_code": dept.code if dept else None,
-            "code": code,
-            "target_kind": kind,
-            "lead_department": lead_department,
-            "lead_name": lead_name,
-            "period": key,
-            "period_year": year,
-            "period_month": month,
-            "period_start_month": start,
-            "period_index": index,
-        }
-    )
+    rec["department_code"] = dept.code if dept else None
+    rec["code"] = code
+    rec["target_kind"] = kind
+    rec["lead_department"] = lead_department
+    rec["lead_name"] = lead_name
+    rec["period"] = key
+    rec["period_year"] = year
+    rec["period_month"] = month
+    rec["period_start_month"] = start
+    rec["period_index"] = index
 
     present: dict[int, bool] = {}  # column -> filled, of the numeric fields
     nums: list[Number | None] = []
@@ -500,30 +503,26 @@ def _record(
                 if filled:
                     kind_filled = True
                     break
-    rec.update(
-        {
-            "growth_pct": rec["growth_pct_num"],
-            "reference_value": rec["reference_value_num"],
-            "unit": unit,
-            "unit_detail": unit_detail,
-            "value": value,
-            "prior_value": prior,
-            "value_converted": value_converted,
-            "prior_value_converted": prior_converted,
-            "value_min": value_min,
-            "value_max": value_max,
-            "status": status,
-            "milestone_status": milestone_status,
-            "completion_date_present": done_present,
-            "completion_date": done.isoformat() if done else None,
-            "completion_date_valid": (done is not None) if done_present else None,
-            # Given at all: a date that does not parse is completion_date_valid's to report.
-            "done_date_given": done_present if milestone_status == "done" else None,
-            "note": rec["note_raw"] or None,
-            "kind_filled": kind_filled,
-            "kind_field": kind_field,
-        }
-    )
+    rec["growth_pct"] = rec["growth_pct_num"]
+    rec["reference_value"] = rec["reference_value_num"]
+    rec["unit"] = unit
+    rec["unit_detail"] = unit_detail
+    rec["value"] = value
+    rec["prior_value"] = prior
+    rec["value_converted"] = value_converted
+    rec["prior_value_converted"] = prior_converted
+    rec["value_min"] = value_min
+    rec["value_max"] = value_max
+    rec["status"] = status
+    rec["milestone_status"] = milestone_status
+    rec["completion_date_present"] = done_present
+    rec["completion_date"] = done.isoformat() if done else None
+    rec["completion_date_valid"] = (done is not None) if done_present else None
+    # Given at all: a date that does not parse is completion_date_valid's to report.
+    rec["done_date_given"] = done_present if milestone_status == "done" else None
+    rec["note"] = note or None
+    rec["kind_filled"] = kind_filled
+    rec["kind_field"] = kind_field
     if kind is not None:
         rec["kind_fields_zh"] = _KIND_FIELDS_ZH[kind]
     return rec
