@@ -162,7 +162,6 @@ def _blank(cell: object) -> bool:
 
 
 _blank_text = lru_cache(maxsize=_CACHE)(is_blank)
-_number_text = lru_cache(maxsize=_CACHE)(parse_number)  # a Number is immutable: shared safely
 
 
 # What a department enters; the template pre-fills the rest (unit, department, period, code,
@@ -246,8 +245,11 @@ def frame_parts(tables: list[Table], catalogue) -> tuple[list[dict], list[str], 
         year = years[0]  # context_year's answer where one year is written (most files)
     else:
         year = context_year(years, [s for t in tables for s in t.titles], catalogue.plan.year)
+    # Each distinct period once: the rows of one period share its Period (the parse is cached).
+    distinct = {id(p): p for p in parsed}  # `parsed` holds them meanwhile
+    fields = {i: _period_fields(p, year) for i, p in distinct.items()}
     records = [
-        _record(i, sheet, number, cells, _period_fields(p, year), detail, lookups)
+        _record(i, sheet, number, cells, fields[id(p)], detail, lookups)
         for i, ((sheet, number, cells), p, detail) in enumerate(
             zip(taken, parsed, details, strict=True)
         )
@@ -422,8 +424,9 @@ def _record(
         "note_raw": note,
         "period_detail": period_detail,
     }
-    dept = lookups.resolve(_fold_text(cells[_DEPARTMENT]) or "")
-    code = (_fold_text(cells[_CODE]) or "").lower() or None
+    # _fold_text of each cell, from its text (cell_text) read above
+    dept = lookups.resolve(_fold_cell_text(department) or "")
+    code = (_fold_cell_text(code_) or "").lower() or None
     target, kind, lead_department, lead_name = lookups.target(code)
     key, year, month, start, index = period
     rec["department_code"] = dept.code if dept else None
@@ -441,29 +444,23 @@ def _record(
     nums: list[Number | None] = []
     for j, present_key, detail_key, num_key, numeric_key in _NUMERIC_AT:
         cell = cells[j]
-        filled = present[j] = rec[present_key] = _filled_cell(cell)
-        try:
-            # parse_number, without checking blankness again (uncached for text: NFKC each time)
-            if not filled:
-                n = None
-            elif cell.__class__ is str:
-                n = _number_text(cell)
-            elif cell.__class__ is float and math.isfinite(cell):
-                n = Number(cell)  # parse_number's answer for a present float (most .xlsx cells)
-            else:
-                n = parse_number(cell)
-            rec[detail_key] = None
-        except NumberError as exc:
-            n, rec[detail_key] = None, exc.detail
+        if cell is None:
+            filled, detail, num, numeric, n = _ABSENT
+        elif cell.__class__ is str:
+            filled, detail, num, numeric, n = _numeric_text(cell)
+        else:
+            filled, detail, num, numeric, n = _numeric(cell)
+        present[j] = rec[present_key] = filled
+        rec[detail_key] = detail
+        rec[num_key] = num
+        rec[numeric_key] = numeric
         nums.append(n)
-        rec[num_key] = n.value if n else None
-        rec[numeric_key] = (n is not None) if filled else None
     n_value, _, n_prior, _ = nums
 
     # Growth and reference figures are percentages as written; levels convert to a unit.
     unit = unit_detail = value = prior = None
     if target is not None:
-        unit_raw = _fold_text(cells[_UNIT])
+        unit_raw = _fold_cell_text(unit_)
         unit_to = None if kind in GROWTH_KINDS else target.unit
         if n_value is not None:
             try:
@@ -482,7 +479,7 @@ def _record(
     else:
         value_min = value_max = value_converted = prior_converted = None
 
-    status = _fold_text(cells[_STATUS])
+    status = _fold_cell_text(status_)
     milestone_status = STATUS_VOCAB.get(status or "")
     done_cell = cells[_DONE]
     done_present = _filled_cell(done_cell)
@@ -526,6 +523,29 @@ def _record(
     if kind is not None:
         rec["kind_fields_zh"] = _KIND_FIELDS_ZH[kind]
     return rec
+
+
+def _numeric(cell: object) -> tuple:
+    """(present, detail, num, numeric, the Number or None) of a cell of a numeric field."""
+    present = _filled_cell(cell)
+    try:
+        # parse_number, without checking blankness again
+        if not present:
+            n = None
+        elif cell.__class__ is float and math.isfinite(cell):
+            n = Number(cell)  # parse_number's answer for a present float (most .xlsx cells)
+        else:
+            n = parse_number(cell)
+        detail = None
+    except NumberError as exc:
+        n, detail = None, exc.detail
+    return present, detail, n.value if n else None, (n is not None) if present else None, n
+
+
+# Text is parsed once (NFKC each time otherwise): the same few figures recur in every file.
+# A tuple and a Number are immutable: shared safely.
+_numeric_text = lru_cache(maxsize=_CACHE)(_numeric)
+_ABSENT = (False, None, None, None, None)
 
 
 def _to_canonical(
