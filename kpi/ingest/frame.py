@@ -349,7 +349,6 @@ class _Lookups:
         self.targets, self.departments = catalogue.by_code()
         self._named: dict[str, object] = {}
         self._codes: dict[str | None, tuple] = {}
-        self._bounds: dict[tuple, tuple] = {}
 
     def resolve(self, text: str):
         """catalogue.resolve_department, remembered for the file."""
@@ -371,12 +370,15 @@ class _Lookups:
             )
         return hit
 
-    def bounds(self, code: str, target, unit: str | None) -> tuple[float | None, float | None]:
-        """_value_bounds of the target of `code`, remembered for the file (it folds units)."""
-        key = (code, unit)
-        hit = self._bounds.get(key)
+    def bounds(self, target, unit: str | None) -> tuple[float | None, float | None]:
+        """_value_bounds, remembered (it folds the target's unit)."""
+        # What _value_bounds reads of a target: the same for every file of a plan.
+        key = (target.kind, target.value, target.unit, unit)
+        hit = _BOUNDS.get(key)
         if hit is None:
-            hit = self._bounds[key] = _value_bounds(target, unit)
+            if len(_BOUNDS) >= _CACHE:  # a worker's memory is capped
+                _BOUNDS.clear()
+            hit = _BOUNDS[key] = _value_bounds(target, unit)
         return hit
 
 
@@ -472,7 +474,7 @@ def _record(
                 prior, unit = _to_canonical(n_prior.value, n_prior.percent, unit_raw, unit_to)
             except UnitError as exc:
                 unit_detail = str(exc)
-        value_min, value_max = lookups.bounds(code, target, unit)
+        value_min, value_max = lookups.bounds(target, unit)
         # None where no conversion was asked for
         value_converted = (value is not None) if n_value is not None else None
         prior_converted = (prior is not None) if n_prior is not None else None
@@ -592,6 +594,10 @@ def _conversion(
         return unit, f_from, f_to
     except UnitError as exc:
         raise UnitError(f"计量单位“{written}”无法换算为指标的计量单位“{unit_to}”") from exc
+
+
+# (kind, value, unit of a target, unit of a row) -> _value_bounds: a few hundred in a province.
+_BOUNDS: dict[tuple, tuple[float | None, float | None]] = {}
 
 
 def _value_bounds(target, unit: str | None) -> tuple[float | None, float | None]:
