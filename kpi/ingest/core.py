@@ -527,7 +527,7 @@ def _decide(f: _File, state: dict, later: tuple, held: dict) -> None:
     plan = f.catalogue.plan.code
     rows = f.rows
     # Only cumulative and count targets compare with earlier periods (frame.add_previous).
-    ytd = list(zip(*rows.values(_YTD_FIELDS), strict=True))
+    ytd = rows.tuples(_YTD_FIELDS)
     codes = {code for code, kind, *_ in ytd if code and kind in YTD_KINDS}
     previous: dict[str, list[tuple]] = {}
     for code in codes:
