@@ -78,7 +78,7 @@ PREVIOUS_COLUMNS = frozenset({"previous_value", "previous_period"})
 # measured 1 s slower over 14,000 files than 100,000). A chunk of CHUNK_ROWS rows makes fewer
 # than this many lasting objects, so no young collection traverses a chunk's rows, frames and
 # observations while they are still in use (~1 CPU-s a province backfill at 100,000, tenth
-# pass); the chunk's cyclic garbage is collected once when the chunk ends (_settle).
+# pass, part C). What a chunk leaves is frozen when it ends (_run).
 GC_YOUNG = 1_000_000
 ARCHIVE_THREADS = 4  # archive copies are written by threads: file I/O, not Python, is the cost
 
@@ -260,7 +260,12 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
                     _tidy(cfg, chunk)
                 for f in chunk:
                     f.release()
-                _settle()
+                # What survives a chunk (its receipts) survives the run: keep the collector
+                # from scanning it again and again (full collections grew with every chunk,
+                # 0.3-0.5 s pauses). Unfrozen when the run ends. Not collected first: a chunk
+                # leaves ~80 objects of cyclic garbage, and collecting them cost ~0.4 CPU-s a
+                # backfill (BENCHMARKS.md, tenth pass, part C).
+                gc.freeze()
                 clock = _Clock()
     finally:
         stream.close()
@@ -284,18 +289,6 @@ def _collector():
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
-
-
-def _settle() -> None:
-    """After a chunk: collect its cyclic garbage, then freeze what survives it.
-
-    What survives a chunk (its receipts) survives the run: freezing keeps the collector from
-    scanning it again and again (full collections grew with every chunk, 0.3-0.5 s pauses);
-    unfrozen when the run ends. Collected first, once the chunk's files are released, so that
-    no garbage of the chunk is frozen with it: what is left to traverse then is small.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _next_chunk(todo, stream) -> list[_File]:
