@@ -42,13 +42,7 @@ from kpi.ingest.prepare import (
     prepared,
 )
 from kpi.ingest.quarantine import file_reason, listed, public, row_entries
-from kpi.ingest.store import (
-    compare,
-    current_for_targets,
-    load_batch,
-    lookup_submissions,
-    one_thread,
-)
+from kpi.ingest.store import compare, current_for_targets, load_batch, lookup_submissions
 from kpi.ingest.text import clip, stored_name
 from kpi.ingest.validate import FileRows, load_rules, rule_columns, run_rules_many, warm_up
 from kpi.warehouse import connect, open_snapshot, sync_catalogues
@@ -251,7 +245,6 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
                 if chunk:
                     try:
                         with connect(cfg) as con:
-                            one_thread(con)
                             _chunk(cfg, con, chunk, as_of, run_id, received_at, io, clock)
                     except BaseException:
                         _unstage(chunk)  # nothing of the chunk is stored: no rename will come

@@ -90,17 +90,6 @@ def _insert(con: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFrame, sql:
         con.unregister(view)
 
 
-def one_thread(con: duckdb.DuckDBPyConnection) -> None:
-    """Run a chunk's statements on the calling thread only (no DuckDB worker threads).
-
-    What a chunk asks of DuckDB is small (lookups by key, a few inserts of pandas frames of
-    Python objects): worker threads scanning those frames contend for the GIL with this thread,
-    and cost a backfill more CPU in all than doing it here (BENCHMARKS.md, tenth pass, part C).
-    The setting ends with the connection, which is closed after every chunk.
-    """
-    con.execute("set threads = 1")
-
-
 def lookup_submissions(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, dict]:
     """The stored submissions among these content hashes, by hash."""
     if not ids:
