@@ -69,8 +69,11 @@ AHEAD_ROWS = 20_000
 # rows of earlier files are known to be accepted).
 PREVIOUS_COLUMNS = frozenset({"previous_value", "previous_period"})
 # Allocations between young collections during a run (Python's default is 700; 20,000
-# measured 1 s slower over 14,000 files than 100,000).
-GC_YOUNG = 100_000
+# measured 1 s slower over 14,000 files than 100,000). A chunk of CHUNK_ROWS rows makes fewer
+# than this many lasting objects, so no young collection traverses a chunk's rows, frames and
+# observations while they are still in use (~1 CPU-s a province backfill at 100,000, tenth
+# pass, part C). What a chunk leaves is frozen when it ends (_run).
+GC_YOUNG = 1_000_000
 ARCHIVE_THREADS = 4  # archive copies are written by threads: file I/O, not Python, is the cost
 
 
@@ -252,7 +255,9 @@ def _run(cfg: Settings, catalogues, jobs: list[_File], as_of, run_id, received_a
                     f.release()
                 # What survives a chunk (its receipts) survives the run: keep the collector
                 # from scanning it again and again (full collections grew with every chunk,
-                # 0.3-0.5 s pauses). Unfrozen when the run ends.
+                # 0.3-0.5 s pauses). Unfrozen when the run ends. Not collected first: a chunk
+                # leaves ~80 objects of cyclic garbage, and collecting them cost ~0.4 CPU-s a
+                # backfill (BENCHMARKS.md, tenth pass, part C).
                 gc.freeze()
                 clock = _Clock()
     finally:
@@ -508,7 +513,7 @@ def _decide(f: _File, state: dict, later: tuple, held: dict) -> None:
     plan = f.catalogue.plan.code
     rows = f.rows
     # Only cumulative and count targets compare with earlier periods (frame.add_previous).
-    ytd = list(zip(*rows.values(_YTD_FIELDS), strict=True))
+    ytd = rows.tuples(_YTD_FIELDS)
     codes = {code for code, kind, *_ in ytd if code and kind in YTD_KINDS}
     previous: dict[str, list[tuple]] = {}
     for code in codes:

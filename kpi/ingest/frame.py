@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from operator import itemgetter
 
 from kpi.contract import COLUMNS, KIND_FIELDS, STATUS_VOCAB
 from kpi.ingest.read import Sheet
@@ -62,6 +63,7 @@ _HEADER_LOOKUP: dict[str, str] = {}
 for _c in COLUMNS:
     for _h in (_c.header_zh, *_c.aliases):
         _HEADER_LOOKUP.setdefault(fold_header(_h), _c.field)
+_HEADER_FIELDS = len(set(_HEADER_LOOKUP.values()))  # the most a header row can hold
 
 
 @dataclass
@@ -79,9 +81,10 @@ class Table:
 def find_table(sheet: Sheet) -> Table | None:
     """The sheet's header row (the first with most contract headers) and the rows below it."""
     best: tuple[int, dict[str, tuple[int, str]]] | None = None
+    most = MIN_HEADER_FIELDS  # a row with fewer cells holds fewer headers than it must beat
     for i, row in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
-        if len(row) - row.count(None) < MIN_HEADER_FIELDS:
-            continue  # too few cells to hold a header (a title, a note, a blank row)
+        if len(row) - row.count(None) < most:
+            continue  # too few cells to hold a header (a title, a note, a blank row) or a better one
         found: dict[str, tuple[int, str]] = {}
         for j, cell in enumerate(row):
             f = _header_field(str(cell)) if cell is not None else None
@@ -89,11 +92,14 @@ def find_table(sheet: Sheet) -> Table | None:
                 found[f] = (j, str(cell).strip())
         if len(found) >= MIN_HEADER_FIELDS and (best is None or len(found) > len(best[1])):
             best = (i, found)
+            if len(found) == _HEADER_FIELDS:
+                break  # every field found: no later row can hold more
+            most = len(found) + 1
     if best is None:
         return None
     i, columns = best
     titles = [cell_text(c) for row in sheet.rows[:i] for c in row if c is not None]
-    rows = [(n + 1, r) for n, r in enumerate(sheet.rows) if n > i]
+    rows = list(enumerate(sheet.rows[i + 1 :], start=i + 2))
     header = [cell_text(c) for c in sheet.rows[i]]
     return Table(sheet.name, i + 1, columns, rows, titles, header)
 
@@ -156,7 +162,6 @@ def _blank(cell: object) -> bool:
 
 
 _blank_text = lru_cache(maxsize=_CACHE)(is_blank)
-_number_text = lru_cache(maxsize=_CACHE)(parse_number)  # a Number is immutable: shared safely
 
 
 # What a department enters; the template pre-fills the rest (unit, department, period, code,
@@ -164,37 +169,15 @@ _number_text = lru_cache(maxsize=_CACHE)(parse_number)  # a Number is immutable:
 ENTERED_FIELDS = (*NUMERIC_FIELDS, "status", "completion_date")
 
 
-def _entered_columns(columns: dict[str, tuple[int, str]]) -> tuple[int, ...]:
-    """The columns of the fields a department enters (ENTERED_FIELDS), once per table."""
-    return tuple(columns[f][0] for f in ENTERED_FIELDS if f in columns)
-
-
-def _entered(cells: list[object], entered: tuple[int, ...]) -> bool:
-    """A row in which something was entered; footers, blanks and unfilled template rows are not.
-
-    A template row the department left blank (code, name and unit pre-filled, nothing entered)
-    is not a submission of that target: it is ignored, not rejected. `entered`: _entered_columns.
-    """
-    n = len(cells)
-    return any(j < n and not _blank(cells[j]) for j in entered)
-
-
-def _filled(cells: list[object], columns: dict[str, tuple[int, str]], f: str) -> bool:
-    if f not in columns:
-        return False
-    j = columns[f][0]
-    return j < len(cells) and not _blank(cells[j])
-
-
 def blank_template_rows(table: Table) -> int:
     """Rows with a code or period but nothing entered: template rows left blank (for the receipt)."""
-    entered = _entered_columns(table.columns)
-    return sum(
-        1
-        for _, row in table.rows
-        if not _entered(row, entered)
-        and (_filled(row, table.columns, "code") or _filled(row, table.columns, "period"))
-    )
+    cells_of, entered = _table_cells(table)
+    return sum(1 for cells, e in zip(cells_of, entered, strict=True) if not e and _template(cells))
+
+
+def _template(cells: tuple) -> bool:
+    """A row with a code or a period (cells in COLUMNS' order)."""
+    return _filled_cell(cells[_CODE]) or _filled_cell(cells[_PERIOD])
 
 
 def build_frame(
@@ -224,70 +207,136 @@ def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[
     Batch ingestion works on these plain records: building a DataFrame per file would cost more
     than reading the file.
     """
-    lookups = _Lookups(catalogue)
-    records: list[dict] = []
-    cells_of: list[dict] = []
-    for t in tables:
-        # A field the table lacks reads from a column no row reaches.
-        where = [
-            (c.field, _RAW_KEY[c.field], t.columns.get(c.field, (_NO_COLUMN,))[0]) for c in COLUMNS
-        ]
-        entered = _entered_columns(t.columns)
-        for number, row in t.rows:
-            if not _entered(row, entered):
-                continue
-            rec: dict = {"_rid": len(records), "sheet": t.sheet, "row": number}
-            cells = {}
-            width = len(row)
-            for f, key, j in where:
-                cell = row[j] if j < width else None
-                cells[f] = cell
-                # cell_text, its most common case inline (a call per cell cost more)
-                rec[key] = cell.strip() if cell.__class__ is str else cell_text(cell)
-            records.append(rec)
-            cells_of.append(cells)
+    records, columns, _ = frame_parts(tables, catalogue)
+    return records, columns
 
+
+def frame_parts(tables: list[Table], catalogue) -> tuple[list[dict], list[str], int]:
+    """frame_records' records and columns, and the file's blank template rows (blank_template_rows)."""
+    lookups = _Lookups(catalogue)
+    taken: list[tuple] = []  # (sheet, row number, cells in COLUMNS' order) of the rows entered
+    blank = 0
+    for t in tables:
+        cells_of, entered = _table_cells(t)
+        for (number, _), cells, filled in zip(t.rows, cells_of, entered, strict=True):
+            if filled:
+                taken.append((t.sheet, number, cells))
+            elif _template(cells):
+                blank += 1
+
+    # The period of each row, parsed once for each distinct cell of the file (most files: one).
     parsed: list[Period | None] = []
-    for rec, cells in zip(records, cells_of, strict=True):
-        try:
-            p = parse_period(cells["period"]) if not _blank(cells["period"]) else None
-            rec["period_detail"] = None
-        except PeriodError as exc:
-            p, rec["period_detail"] = None, exc.detail
-        parsed.append(p)
+    details: list[str | None] = []
+    seen: dict[tuple, tuple] = {}
+    for _, _, cells in taken:
+        cell = cells[_PERIOD]
+        key = (cell.__class__, cell)  # 1, 1.0 and True are equal keys but differ as cells
+        hit = seen.get(key)
+        if hit is None:
+            try:
+                hit = (parse_period(cell) if not _blank(cell) else None), None
+            except PeriodError as exc:
+                hit = None, exc.detail
+            seen[key] = hit
+        parsed.append(hit[0])
+        details.append(hit[1])
     years = [p.year for p in parsed if p and p.year is not None]
     if years and years.count(years[0]) == len(years):
         year = years[0]  # context_year's answer where one year is written (most files)
     else:
         year = context_year(years, [s for t in tables for s in t.titles], catalogue.plan.year)
-    for rec, cells, p in zip(records, cells_of, parsed, strict=True):
-        _derive(rec, cells, with_year(p, year) if p else None, lookups)
+    # Each distinct period once: the rows of one period share its Period (the parse is cached).
+    distinct = {id(p): p for p in parsed}  # `parsed` holds them meanwhile
+    fields = {i: _period_fields(p, year) for i, p in distinct.items()}
+    records = [
+        _record(i, sheet, number, cells, fields[id(p)], detail, lookups)
+        for i, ((sheet, number, cells), p, detail) in enumerate(
+            zip(taken, parsed, details, strict=True)
+        )
+    ]
     _add_duplicates(records)
 
     present = set.intersection(*(set(t.columns) for t in tables)) if tables else set()
     # A column absent from some sheet is absent from the file: the suite checks required ones.
     absent = [_RAW_KEY[c.field] for c in COLUMNS if c.field not in present]
-    for rec in records:
-        for k in absent:
-            del rec[k]
+    if absent:
+        for rec in records:
+            for k in absent:
+                del rec[k]
     if not records:
         columns = [k for k in _empty_columns(lookups) if k not in absent]
     else:
         columns = list(records[0])
         # Rows differ only by the keys set for some kinds (kind_fields_zh): a longer row adds.
+        width = len(columns)
         for rec in records:
-            if len(rec) != len(columns):
+            if len(rec) != width:
                 columns += [k for k in rec if k not in columns]
+                width = len(columns)
     columns += [k for k in ("previous_value", "previous_period") if k not in columns]
-    return records, columns
+    return records, columns, blank
+
+
+_FIELD_AT = {c.field: i for i, c in enumerate(COLUMNS)}  # a field's place in a row's cells
+_PERIOD, _CODE = _FIELD_AT["period"], _FIELD_AT["code"]
+_ENTERED_AT = tuple(_FIELD_AT[f] for f in ENTERED_FIELDS)
+_RAW_KEYS = tuple(_RAW_KEY[c.field] for c in COLUMNS)
+_NUMERIC_AT = tuple((_FIELD_AT[f], *keys) for f, *keys in _NUMERIC_KEYS)
+_DEPARTMENT, _UNIT, _STATUS = _FIELD_AT["department"], _FIELD_AT["unit"], _FIELD_AT["status"]
+_DONE = _FIELD_AT["completion_date"]
+_VALUE, _GROWTH, _PRIOR = _FIELD_AT["value"], _FIELD_AT["growth_pct"], _FIELD_AT["prior_value"]
+_KIND_AT = {k: tuple(_FIELD_AT[f] for f in v) for k, v in KIND_FIELDS.items()}
+
+
+def _table_cells(t: Table) -> tuple[list[tuple], list[bool]]:
+    """Each row's cells in COLUMNS' order (None where the table lacks the field or the row ends
+    short), and whether something was entered in it (ENTERED_FIELDS).
+
+    Footers, blanks and unfilled template rows are not entered: a template row the department
+    left blank (code, name and unit pre-filled, nothing entered) is not a submission of that
+    target: it is ignored, not rejected.
+    """
+    # A field the table lacks reads the None appended to every row.
+    at = [t.columns[c.field][0] if c.field in t.columns else -1 for c in COLUMNS]
+    pad = [None] * (max(at) + 2)
+    take = itemgetter(*at)
+    cells_of, entered = [], []
+    for _, row in t.rows:
+        cells = take([*row, *pad])
+        cells_of.append(cells)
+        for i in _ENTERED_AT:
+            if _filled_cell(cells[i]):
+                entered.append(True)
+                break
+        else:
+            entered.append(False)
+    return cells_of, entered
+
+
+def _filled_cell(cell: object) -> bool:
+    """not _blank(cell)."""
+    if cell is None:
+        return False
+    if cell.__class__ is str:
+        return not _blank_text(cell)
+    return not is_blank(cell)
+
+
+_PERIOD_NONE = (None, None, None, None, None)
+
+
+def _period_fields(p: Period | None, year: int) -> tuple:
+    """(key, year, month, start_month, index) of a row's period, its year filled in."""
+    if p is None:
+        return _PERIOD_NONE
+    p = with_year(p, year)
+    return p.key, p.year, p.month, p.start_month, p.index
 
 
 def _empty_columns(lookups: _Lookups) -> list[str]:
     """Every column of a frame, for a file without data rows: each rule still finds its column."""
-    rec: dict = {"_rid": 0, "sheet": "", "row": 0}
-    for c in COLUMNS:
-        rec[_RAW_KEY[c.field]] = ""
-    _derive(rec, dict.fromkeys((c.field for c in COLUMNS), None), None, lookups)
+    rec = _record(0, "", 0, (None,) * len(COLUMNS), _PERIOD_NONE, None, lookups)
+    del rec["period_detail"]  # set only where a period was read
     _add_duplicates([rec])
     return list(rec)
 
@@ -299,6 +348,7 @@ class _Lookups:
         self.catalogue = catalogue
         self.targets, self.departments = catalogue.by_code()
         self._named: dict[str, object] = {}
+        self._codes: dict[str | None, tuple] = {}
 
     def resolve(self, text: str):
         """catalogue.resolve_department, remembered for the file."""
@@ -306,94 +356,198 @@ class _Lookups:
             self._named[text] = self.catalogue.resolve_department(text)
         return self._named[text]
 
+    def target(self, code: str | None) -> tuple:
+        """(target, kind, lead department's code, lead department's short name) of a code."""
+        hit = self._codes.get(code)
+        if hit is None:
+            target = self.targets.get(code) if code else None
+            lead = self.departments[target.department] if target else None
+            hit = self._codes[code] = (
+                target,
+                target.kind if target else None,
+                target.department if target else None,
+                lead.short_zh if lead else "",
+            )
+        return hit
 
-def _derive(rec: dict, cells: dict, period: Period | None, lookups: _Lookups) -> None:
-    """Parse one row and add the lookups and bounds its rules need."""
-    dept = lookups.resolve(_fold_text(cells["department"]) or "")
+    def bounds(self, target, unit: str | None) -> tuple[float | None, float | None]:
+        """_value_bounds, remembered (it folds the target's unit)."""
+        # What _value_bounds reads of a target: the same for every file of a plan.
+        key = (target.kind, target.value, target.unit, unit)
+        hit = _BOUNDS.get(key)
+        if hit is None:
+            if len(_BOUNDS) >= _CACHE:  # a worker's memory is capped
+                _BOUNDS.clear()
+            hit = _BOUNDS[key] = _value_bounds(target, unit)
+        return hit
+
+
+def _record(
+    rid: int,
+    sheet: str,
+    number: int,
+    cells: tuple,
+    period: tuple,
+    period_detail: str | None,
+    lookups: _Lookups,
+) -> dict:
+    """One row parsed: its cells as written, and the lookups and bounds its rules need."""
+    # cell_text, its most common case inline (a call per cell cost more)
+    (
+        department,
+        period_,
+        code_,
+        name,
+        unit_,
+        value_,
+        growth,
+        prior_,
+        reference,
+        status_,
+        done_,
+        note,
+    ) = [c.strip() if c.__class__ is str else cell_text(c) for c in cells]
+    # One dict display: building a row's dict key by key cost more than what is in it.
+    rec = {
+        "_rid": rid,
+        "sheet": sheet,
+        "row": number,
+        "department_raw": department,
+        "period_raw": period_,
+        "code_raw": code_,
+        "name_raw": name,
+        "unit_raw": unit_,
+        "value_raw": value_,
+        "growth_pct_raw": growth,
+        "prior_value_raw": prior_,
+        "reference_value_raw": reference,
+        "status_raw": status_,
+        "completion_date_raw": done_,
+        "note_raw": note,
+        "period_detail": period_detail,
+    }
+    # _fold_text of each cell, from its text (cell_text) read above
+    dept = lookups.resolve(_fold_cell_text(department) or "")
+    code = (_fold_cell_text(code_) or "").lower() or None
+    target, kind, lead_department, lead_name = lookups.target(code)
+    key, year, month, start, index = period
     rec["department_code"] = dept.code if dept else None
-    code = (_fold_text(cells["code"]) or "").lower() or None
     rec["code"] = code
-    target = lookups.targets.get(code) if code else None
-    kind = target.kind if target else None
     rec["target_kind"] = kind
-    rec["lead_department"] = target.department if target else None
-    lead = lookups.departments[target.department] if target else None
-    rec["lead_name"] = lead.short_zh if lead else ""
+    rec["lead_department"] = lead_department
+    rec["lead_name"] = lead_name
+    rec["period"] = key
+    rec["period_year"] = year
+    rec["period_month"] = month
+    rec["period_start_month"] = start
+    rec["period_index"] = index
 
-    rec["period"] = period.key if period else None
-    rec["period_year"] = period.year if period else None
-    rec["period_month"] = period.month if period else None
-    rec["period_start_month"] = period.start_month if period else None
-    rec["period_index"] = period.index if period else None
-
-    nums = {}
-    for f, present_key, detail_key, num_key, numeric_key in _NUMERIC_KEYS:
-        cell = cells[f]
-        present = rec[present_key] = not _blank(cell)
-        try:
-            # parse_number, without checking blankness again (uncached for text: NFKC each time)
-            if not present:
-                n = None
-            elif cell.__class__ is str:
-                n = _number_text(cell)
-            elif cell.__class__ is float and math.isfinite(cell):
-                n = Number(cell)  # parse_number's answer for a present float (most .xlsx cells)
-            else:
-                n = parse_number(cell)
-            rec[detail_key] = None
-        except NumberError as exc:
-            n, rec[detail_key] = None, exc.detail
-        nums[f] = n
-        rec[num_key] = n.value if n else None
-        rec[numeric_key] = (n is not None) if present else None
+    present: dict[int, bool] = {}  # column -> filled, of the numeric fields
+    nums: list[Number | None] = []
+    for j, present_key, detail_key, num_key, numeric_key in _NUMERIC_AT:
+        cell = cells[j]
+        if cell is None:
+            filled, detail, num, numeric, n = _ABSENT
+        elif cell.__class__ is str:
+            filled, detail, num, numeric, n = _numeric_text(cell)
+        else:
+            filled, detail, num, numeric, n = _numeric(cell)
+        present[j] = rec[present_key] = filled
+        rec[detail_key] = detail
+        rec[num_key] = num
+        rec[numeric_key] = numeric
+        nums.append(n)
+    n_value, _, n_prior, _ = nums
 
     # Growth and reference figures are percentages as written; levels convert to a unit.
-    rec["growth_pct"] = rec["growth_pct_num"]
-    rec["reference_value"] = rec["reference_value_num"]
-    unit_raw = _fold_text(cells["unit"])
-    rec["unit"], rec["unit_detail"] = None, None
-    rec["value"], rec["prior_value"] = None, None
+    unit = unit_detail = value = prior = None
     if target is not None:
+        unit_raw = _fold_cell_text(unit_)
         unit_to = None if kind in GROWTH_KINDS else target.unit
-        for f in ("value", "prior_value"):
-            n = nums[f]
-            if n is None:
-                continue
+        if n_value is not None:
             try:
-                rec[f], rec["unit"] = _to_canonical(n.value, n.percent, unit_raw, unit_to)
+                value, unit = _to_canonical(n_value.value, n_value.percent, unit_raw, unit_to)
             except UnitError as exc:
-                rec["unit_detail"] = str(exc)
-    for f, key in (("value", "value_converted"), ("prior_value", "prior_value_converted")):
-        given = target is not None and nums[f] is not None  # None where no conversion was asked for
-        rec[key] = (rec[f] is not None) if given else None
-    rec["value_min"], rec["value_max"] = _value_bounds(target, rec["unit"])
+                unit_detail = str(exc)
+        if n_prior is not None:
+            try:
+                prior, unit = _to_canonical(n_prior.value, n_prior.percent, unit_raw, unit_to)
+            except UnitError as exc:
+                unit_detail = str(exc)
+        value_min, value_max = lookups.bounds(target, unit)
+        # None where no conversion was asked for
+        value_converted = (value is not None) if n_value is not None else None
+        prior_converted = (prior is not None) if n_prior is not None else None
+    else:
+        value_min = value_max = value_converted = prior_converted = None
 
-    status = _fold_text(cells["status"])
-    rec["status"] = status
-    rec["milestone_status"] = STATUS_VOCAB.get(status or "")
-    done_cell = cells["completion_date"]
-    rec["completion_date_present"] = not _blank(done_cell)
-    done = parse_date(done_cell) if rec["completion_date_present"] else None
-    rec["completion_date"] = done.isoformat() if done else None
-    rec["completion_date_valid"] = (done is not None) if rec["completion_date_present"] else None
-    # Given at all: a date that does not parse is completion_date_valid's to report.
-    given = rec["completion_date_present"]
-    rec["done_date_given"] = given if rec["milestone_status"] == "done" else None
-    rec["note"] = rec["note_raw"] or None
-
+    status = _fold_cell_text(status_)
+    milestone_status = STATUS_VOCAB.get(status or "")
+    done_cell = cells[_DONE]
+    done_present = _filled_cell(done_cell)
+    done = parse_date(done_cell) if done_present else None
     if kind is None:
-        rec["kind_filled"], rec["kind_field"] = None, None
+        kind_filled = kind_field = None
     else:
         fields = KIND_FIELDS[kind]
-        filled = {f: not _blank(cells[f]) for f in (*fields, "value")}
-        if (
-            kind == "growth_rate"
-        ):  # growth given, or computed from this year's and last year's levels
-            ok = filled["growth_pct"] or (filled["prior_value"] and filled["value"])
+        kind_field = fields[0]
+        if kind == "growth_rate":  # growth given, or computed from this year's and last year's
+            kind_filled = present[_GROWTH] or (present[_PRIOR] and present[_VALUE])
         else:
-            ok = any(filled[f] for f in fields)
-        rec["kind_filled"], rec["kind_field"] = ok, fields[0]
+            kind_filled = False
+            for j in _KIND_AT[kind]:
+                filled = present.get(j)
+                if filled is None:
+                    filled = _filled_cell(cells[j])
+                if filled:
+                    kind_filled = True
+                    break
+    rec["growth_pct"] = rec["growth_pct_num"]
+    rec["reference_value"] = rec["reference_value_num"]
+    rec["unit"] = unit
+    rec["unit_detail"] = unit_detail
+    rec["value"] = value
+    rec["prior_value"] = prior
+    rec["value_converted"] = value_converted
+    rec["prior_value_converted"] = prior_converted
+    rec["value_min"] = value_min
+    rec["value_max"] = value_max
+    rec["status"] = status
+    rec["milestone_status"] = milestone_status
+    rec["completion_date_present"] = done_present
+    rec["completion_date"] = done.isoformat() if done else None
+    rec["completion_date_valid"] = (done is not None) if done_present else None
+    # Given at all: a date that does not parse is completion_date_valid's to report.
+    rec["done_date_given"] = done_present if milestone_status == "done" else None
+    rec["note"] = note or None
+    rec["kind_filled"] = kind_filled
+    rec["kind_field"] = kind_field
+    if kind is not None:
         rec["kind_fields_zh"] = _KIND_FIELDS_ZH[kind]
+    return rec
+
+
+def _numeric(cell: object) -> tuple:
+    """(present, detail, num, numeric, the Number or None) of a cell of a numeric field."""
+    present = _filled_cell(cell)
+    try:
+        # parse_number, without checking blankness again
+        if not present:
+            n = None
+        elif cell.__class__ is float and math.isfinite(cell):
+            n = Number(cell)  # parse_number's answer for a present float (most .xlsx cells)
+        else:
+            n = parse_number(cell)
+        detail = None
+    except NumberError as exc:
+        n, detail = None, exc.detail
+    return present, detail, n.value if n else None, (n is not None) if present else None, n
+
+
+# Text is parsed once (NFKC each time otherwise): the same few figures recur in every file.
+# A tuple and a Number are immutable: shared safely.
+_numeric_text = lru_cache(maxsize=_CACHE)(_numeric)
+_ABSENT = (False, None, None, None, None)
 
 
 def _to_canonical(
@@ -442,6 +596,10 @@ def _conversion(
         raise UnitError(f"计量单位“{written}”无法换算为指标的计量单位“{unit_to}”") from exc
 
 
+# (kind, value, unit of a target, unit of a row) -> _value_bounds: a few hundred in a province.
+_BOUNDS: dict[tuple, tuple[float | None, float | None]] = {}
+
+
 def _value_bounds(target, unit: str | None) -> tuple[float | None, float | None]:
     """The plausible range of a stored value: non-negative, percentages to 100, amounts to 5x target."""
     if target is None or target.kind in ("milestone", "qualitative", "relative"):
@@ -468,7 +626,10 @@ def _add_duplicates(records: list[dict]) -> None:
         if rec["code"] and rec["period"]:
             seen.setdefault((rec["code"], rec["period"]), []).append(rec)
     for rec in records:
-        group = seen.get((rec["code"], rec["period"]), [])
+        group = seen.get((rec["code"], rec["period"]))
+        if group is None or len(group) == 1:  # most rows: alone in their file
+            rec["dup_with"] = ""
+            continue
         others = [o for o in group if o is not rec]
         rec["dup_with"] = "、".join(
             f"第{o['row']}行"

@@ -35,7 +35,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from kpi.ingest.failpoints import failpoint, worker_failpoint
-from kpi.ingest.frame import blank_template_rows, cell_text, find_table, frame_records, packed
+from kpi.ingest.frame import cell_text, find_table, frame_parts, packed
 from kpi.ingest.read import Caps, FileRefused, read_sheets
 from kpi.ingest.text import clip, display_name, name_key
 
@@ -205,11 +205,10 @@ def _parse(out: Prepared, data: bytes, catalogue, as_of: date, limits: Limits) -
                 "no_header",
             )
         return
-    records, out.columns = frame_records(tables, catalogue, as_of=as_of)
+    records, out.columns, out.blank_rows = frame_parts(tables, catalogue)
     out.keys, out.rows = packed(records, out.columns)
     out.headers = {t.sheet: {f: h for f, (_, h) in t.columns.items()} for t in tables}
     out.raw = raw_rows(tables, records)
-    out.blank_rows = sum(blank_template_rows(t) for t in tables)
 
 
 def archive_name(path: Path, sha: str) -> str:
@@ -331,15 +330,43 @@ def raw_rows(tables, records: list[dict]) -> list[tuple[str, int, str]]:
     wanted = {(rec["sheet"], rec["row"]) for rec in records}
     out = []
     for t in tables:
-        header = _header_names(t)
+        sheet = t.sheet
         # A plain list over the widest row: a lookup in the dict subclass cost more per cell.
-        names = [header[j] for j in range(max((len(cells) for _, cells in t.rows), default=0))]
+        names = _column_names(t, max((len(cells) for _, cells in t.rows), default=0))
         for number, cells in t.rows:
-            if (t.sheet, number) not in wanted:
+            if (sheet, number) not in wanted:
                 continue
-            row = {names[j]: cell_text(c) for j, c in enumerate(cells) if c is not None}
-            out.append((t.sheet, number, _JSON(row)))
+            # cell_text, its most common case inline (a call per cell cost more)
+            row = {
+                n: c.strip() if c.__class__ is str else cell_text(c)
+                for n, c in zip(names, cells, strict=False)  # names reach the widest row
+                if c is not None
+            }
+            out.append((sheet, number, _JSON(row)))
     return out
+
+
+NAMES_KEPT = 256  # header rows whose column names a worker remembers (a few templates' a night)
+NAMES_KEPT_CHARS = 2_048  # only short header rows are remembered: a worker's memory is capped
+
+
+def _column_names(t, width: int) -> tuple[str, ...]:
+    """_header_names of the first `width` columns, remembered by header: files share templates."""
+    header = tuple(t.header)
+    if sum(map(len, header)) > NAMES_KEPT_CHARS:
+        names = _header_names(t)
+        return tuple(names[j] for j in range(width))
+    key = (header, width)
+    hit = _NAMES.get(key)
+    if hit is None:
+        if len(_NAMES) >= NAMES_KEPT:
+            _NAMES.clear()
+        names = _header_names(t)
+        hit = _NAMES[key] = tuple(names[j] for j in range(width))
+    return hit
+
+
+_NAMES: dict[tuple, tuple[str, ...]] = {}
 
 
 def _json_of_text() -> Callable[[dict[str, str]], str]:

@@ -1196,6 +1196,13 @@ def _read_csv(data: bytes, budget: _Budget) -> Sheet:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows: list[list[object]] = []
     blank = width = 0
+    caps = budget.caps
+    # budget.check's own test, inline: a call for every row cost more; it raises the refusal
+    max_rows, max_columns, max_cells = (
+        caps.max_rows,
+        caps.max_columns,
+        caps.max_cells - budget.cells,
+    )
     previous = csv.field_size_limit(MAX_CELL_CHARS)
     try:
         for row in reader:
@@ -1204,11 +1211,15 @@ def _read_csv(data: bytes, budget: _Budget) -> Sheet:
             if not row:
                 blank += 1  # kept only if a row with content follows
                 continue
-            width = max(width, len(row))
-            budget.check(None, len(rows) + blank + 1, width)
-            rows.extend([] for _ in range(blank))
-            blank = 0
-            rows.append([c if c != "" else None for c in row])
+            if len(row) > width:
+                width = len(row)
+            height = len(rows) + blank + 1
+            if height > max_rows or width > max_columns or height * width > max_cells:
+                budget.check(None, height, width)
+            if blank:
+                rows.extend([] for _ in range(blank))
+                blank = 0
+            rows.append([c or None for c in row])  # empty text as None
     except csv.Error as exc:
         line = len(rows) + blank + 1
         if "field larger than field limit" in str(exc):

@@ -432,6 +432,14 @@ class FileRows:
                 out.append([None] * n)
         return out
 
+    def tuples(self, names: list[str]) -> list[tuple]:
+        """The rows as tuples of these columns: zip(*values(names)), without the columns between."""
+        at = self.index()
+        later = self.previous is not None and not _PREVIOUS.keys().isdisjoint(names)
+        if len(names) > 1 and not later and all(c in at for c in names):
+            return list(map(operator.itemgetter(*(at[c] for c in names)), self.rows))
+        return list(zip(*self.values(names), strict=True))
+
     @property
     def records(self) -> list[dict]:
         """One dict per row, the previous-period columns included once known."""

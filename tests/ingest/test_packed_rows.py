@@ -40,3 +40,21 @@ def test_earlier_periods_found_for_packed_rows_are_those_add_previous_writes_int
     assert v._columns_of([rows], both) == _by_dicts(records, both)
     assert [r["previous_period"] for r in records] == ["2023-01", None, None]
     assert rows.records == [{**r, "kind_fields_zh": r.get("kind_fields_zh")} for r in records]
+
+
+def test_rows_as_tuples_are_the_columns_zipped_back_whatever_the_columns_asked():
+    rows = v.FileRows([dict(r) for r in ROWS], COLUMNS, {})
+    empty = v.FileRows([], COLUMNS, {})
+    asked = [
+        ["code", "target_kind", "period_index", "period", "value"],
+        ["value", "not_a_column"],
+        ["period"],
+        ["_rid", "previous_value", "previous_period"],
+    ]
+    for names in asked:
+        assert empty.tuples(names) == []
+        assert rows.tuples(names) == list(zip(*rows.values(names), strict=True))
+    rows.previous = [(1.0, "2022-12"), (None, None), (None, None)]
+    for names in asked:
+        assert rows.tuples(names) == list(zip(*rows.values(names), strict=True))
+    assert rows.tuples(["_rid", "previous_period"]) == [(0, "2022-12"), (1, None), (2, None)]
