@@ -3,14 +3,17 @@
 Every reader checks the caps (rows, columns and cells of a sheet's used area) while it streams,
 before any sheet is built: a CSV row by row, an HTML page tag by tag (the table grid is built in
 time linear in its cells), an .xlsx by streaming its sheets' XML before python-calamine (which
-builds whole sheets at once) opens it, an .xls by walking its BIFF records. Reasons are Chinese
-and never carry an exception's name.
+builds whole sheets at once) opens it, an .xls by walking its BIFF records. An .xlsx whose
+sheets are plainly written (the template's) is read from the bytes the pre-scan inflated, to
+exactly what calamine would return; calamine reads any other. Reasons are Chinese and never
+carry an exception's name.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
 import re
 import struct
@@ -134,7 +137,9 @@ def read_sheets(data: bytes, file_name: str, caps: Caps | None = None) -> list[S
         _scan_xls(data, budget)
         return _read_calamine(data, caps)
     if head.startswith(_ZIP):
-        return _read_calamine(data, caps, _scan_xlsx(data, budget))
+        book = _scan_xlsx(data, budget)
+        plain = _read_plain(book, caps)
+        return plain if plain is not None else _read_calamine(data, caps, book.largest)
     if ext == ".xls" and head[:2] in _LEGACY_BOF:
         raise _legacy()
     if _looks_like_html(data):
@@ -165,11 +170,16 @@ def _corrupt(what: str = "") -> FileRefused:
 # --- .xlsx: the zip and its sheets' XML, streamed ---------------------------------------------
 
 
-def _scan_xlsx(data: bytes, budget: _Budget) -> int:
-    """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs.
+@dataclass
+class _Book:
+    """What the pre-scan learnt of an .xlsx, for the plain reader: nothing is read twice."""
 
-    Returns the size of the largest member (as declared; calamine refuses one that is longer).
-    """
+    largest: int  # the largest member's declared size (calamine refuses one that is longer)
+    sheets: list[tuple[str, _Plain | None]]  # name, and what the plain reader made of it
+
+
+def _scan_xlsx(data: bytes, budget: _Budget) -> _Book:
+    """Refuse zip bombs, macros, non-workbooks and sheets over the caps, before calamine runs."""
     try:
         with _Zip(data) as zf:
             infos = zf.infolist()
@@ -196,15 +206,20 @@ def _scan_xlsx(data: bytes, budget: _Budget) -> int:
             )
             if strings is not None and strings.file_size > SMALL_PART:
                 _scan_xml(zf, strings.filename, _SharedStrings(budget.caps))
-            for part, sheet in _sheet_parts(zf, names):
+            parts, listed = _sheet_parts(zf, names)
+            context = _plain_context(zf, names) if listed else None
+            sheets: list[tuple[str, _Plain | None]] = []
+            for part, sheet in parts:
                 budget.sheet()
-                area = _quick_area(zf, part, budget, sheet)
+                area, plain = _quick_area(zf, part, budget, sheet, context)
                 if area is None:  # large, or written in a way the quick look cannot vouch for
                     scan = _SheetScan(budget, sheet)
                     _scan_xml(zf, part, scan)
                     area = scan.max_row, scan.max_col
                 budget.done(*area)
-            return max((i.file_size for i in infos), default=0)
+                sheets.append((sheet, plain))
+            largest = max((i.file_size for i in infos), default=0)
+            return _Book(largest, sheets)
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -277,11 +292,12 @@ class _Zip(zipfile.ZipFile):
         return raw
 
 
-def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
+def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> tuple[list[tuple[str, str]], bool]:
     """(part, sheet name) of each worksheet the workbook lists, then any other worksheet part.
 
     Every part under xl/worksheets/ is measured whatever the workbook says: the workbook's own
-    index only names the sheets and finds any kept elsewhere.
+    index only names the sheets and finds any kept elsewhere. The flag: every sheet the
+    workbook lists is a worksheet found here, and there is no other (what calamine reads).
     """
     sheets = _index(zf, "xl/workbook.xml", "sheet", ("name", "r:id", "id"))
     rels = []
@@ -294,10 +310,12 @@ def _sheet_parts(zf: zipfile.ZipFile, names: set[str]) -> list[tuple[str, str]]:
         if part in names and part not in seen:
             out.append((part, s["name"]))
             seen.add(part)
+    listed = len(out) == len(sheets)
     for n in sorted(names):
         if n.startswith("xl/worksheets/") and n.endswith(".xml") and n not in seen:
             out.append((n, n.rsplit("/", 1)[-1].removesuffix(".xml")))
-    return out
+            listed = False
+    return out, listed
 
 
 def _index(zf: _Zip, part: str, tag: str, attrs: tuple[str, ...]) -> list[dict]:
@@ -422,6 +440,9 @@ class _SharedStrings:
 
 _CELL_REF = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
 QUICK_PART = 4_000_000  # sheet XML up to this size is first measured by a quick look
+PLAIN_PART = (
+    1 << 18
+)  # sheet XML up to this size may be read by the plain reader (the template's: 5-15 KB)
 # Each cell with its position written first, as every writer puts it (letters, digits); a cell
 # written otherwise (no position, or another attribute first: its groups empty) is left to the
 # exact scan, as is a sheet with a prefixed cell or row tag or a CDATA section. A lazy search for
@@ -432,29 +453,41 @@ _PREFIX_HINT = re.compile(rb":(?:c|row)[\s/>]")  # in every prefixed cell or row
 _PREFIXED = re.compile(rb"<\w+:(?:c|row)[\s/>]")
 
 
-def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str):
+def _quick_area(zf: _Zip, part: str, budget: _Budget, sheet: str, context=None):
     """The area of every cell of a small sheet, blank ones included: a bound of the used area.
 
     Sound only when every cell states its position and no tag is prefixed; then, within the
     caps, the exact scan is not needed (the template's own sheets, every night). None: unsure.
+    With the area, the plain reader's reading of the sheet where it is sure of it (`context`:
+    the workbook's, see _plain_context): its cells give the same area, found once.
     """
     info = zf.getinfo(part)
     if info.file_size > QUICK_PART:
-        return None
+        return None, None
     data = zf.member(info)
     if b"<![CDATA[" in data or (_PREFIX_HINT.search(data) and _PREFIXED.search(data)):
-        return None
+        return None, None
+    plain = _plain_sheet(data, *context) if context and len(data) <= PLAIN_PART else None
+    if plain is not None:
+        rows, cols = plain.area
+        c = budget.caps
+        fits = rows <= c.max_rows and cols <= c.max_columns
+        if fits and budget.cells + rows * cols <= c.max_cells:
+            return (rows, cols), plain
+        return None, None
     cells = _QUICK_CELLS.findall(data)
     if not cells:
-        return 0, 0
+        return (0, 0), None
     letters, numbers = zip(*cells, strict=True)
     if not all(letters):
-        return None  # a cell without its position first
+        return None, None  # a cell without its position first
     rows = max(map(int, numbers))
     cols = max(_column_number(c.decode()) for c in set(letters))
     c = budget.caps
     fits = rows <= c.max_rows and cols <= c.max_columns
-    return (rows, cols) if fits and budget.cells + rows * cols <= c.max_cells else None
+    if fits and budget.cells + rows * cols <= c.max_cells:
+        return (rows, cols), None
+    return None, None
 
 
 def _column_number(letters: str) -> int:
@@ -580,6 +613,443 @@ def _scan_biff(stream: bytes, budget: _Budget) -> None:
         raise _corrupt()
 
 
+# --- .xlsx: plainly written worksheets, read from the bytes the pre-scan inflated -----------
+#
+# calamine opens the zip again, inflates and parses every sheet twice (python-calamine 0.9.1
+# builds the merged-cell list by a second parse) and the template's sheets are plain: cells in
+# one canonical form. The plain reader reads such sheets from the pre-scan's bytes and returns
+# exactly what _read_calamine would; anything it cannot vouch for (other cell forms, prefixed
+# tags, CDATA, comments, errors, rich text, `_xHHHH_` escapes, formats not known to be read as
+# calamine reads them, the 1904 date system, ...) makes it answer None and calamine reads the
+# file, as before. tests/ingest/test_plain_xlsx.py holds it to calamine on a generated corpus.
+
+_MAIN_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_ANY_CELL = re.compile(rb"<c[\s/>]")
+_ANY_MERGE = re.compile(rb"<mergeCell[\s/>]")
+# One cell in the form Excel, WPS and openpyxl write: position, then style, then type; an
+# optional formula (no attribute holding `>`, no entity in its text), then a value or an inline
+# string of one text run (not empty: calamine counts it in the area, it reads as None). Any other
+# form of a cell is left between the matches, where only row tags may be (_plain_sheet). Without
+# `xml:space="preserve"` calamine trims a text's ends: a text with spaces there is left to it.
+_PLAIN_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3})([0-9]{1,7})"(?: s="([0-9]{1,5})")?(?: t="([a-zA-Z]{1,9})")?'
+    rb"(?:/>|>(?:<f(?: [^<>]*)?(?:/>|>[^<&]*</f>))?"
+    rb'(?:<v>([^<]*)</v>|<is><t( xml:space="preserve")?>([^<]+)</t></is>)?</c>)'
+)
+# Row tags (the cells say where they are), all that may lie between the cells.
+_ROW_TAGS = re.compile(rb'(?:<row(?: [a-zA-Z0-9:]+="[^"<>&]*")*(?:/>|>)|</row>)*')
+_NUMBER = re.compile(rb"-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?")
+_MERGE = re.compile(rb'<mergeCell ref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"/>')
+_SHARED = re.compile(rb'<si><t( xml:space="preserve")?>([^<]+)</t></si>')
+_SST_HEAD = re.compile(rb'<sst(?: [a-zA-Z:]+="[^"<>&]*")*>')
+_XML_DECL = re.compile(rb'<\?xml version="1\.0" encoding="UTF-8"(?: standalone="yes")?\?>\r?\n?')
+_ESCAPE = re.compile(rb"_x[0-9A-Fa-f]")  # the start of an `_xHHHH_` escape (calamine decodes it)
+_EPOCH = datetime.date(1899, 12, 30)
+# A date cell is read as a date when its serial is a whole number; before 1 March 1900 Excel's
+# calendar has its phantom 29 February, and past 9999 there is no date: left to calamine.
+_FIRST_DATE, _LAST_DATE = 61, 2_958_465
+# Built-in number formats calamine reads as numbers, and as dates (tests/ingest: each held to
+# calamine); custom format codes likewise. Any other format of a number cell: left to calamine.
+_NUMBER_FORMATS = frozenset({0, 1, 2, 3, 4, 9, 10, 11, 12, 13, 49})
+_DATE_FORMATS = frozenset({14})
+_NUMBER_CODES = frozenset(
+    {"General", "0", "0.0", "0.00", "0.000", "#,##0", "#,##0.00", "0%", "0.0%", "0.00%", "@"}
+)
+_DATE_CODES = frozenset(
+    {"yyyy-mm-dd", "yyyy/m/d", "yyyy/mm/dd", "yyyy-m-d", 'yyyy"年"m"月"d"日"', "m/d/yyyy"}
+)
+_STYLES: dict[tuple, tuple | None] = {}  # a workbook's styles, by content (see _index)
+
+
+class _Unsure(Exception):
+    """The plain reader cannot vouch for what calamine makes of the file: calamine reads it."""
+
+
+def _read_plain(book: _Book, caps: Caps) -> list[Sheet] | None:
+    """The sheets exactly as _read_calamine returns them, or None where that is not sure."""
+    if not book.sheets or any(plain is None for _, plain in book.sheets):
+        return None
+    # What calamine's path does, in its order: the caps, each cell's length, merged cells.
+    budget = _Budget(caps)
+    check_text = book.largest > MAX_CELL_CHARS
+    out = []
+    for name, plain in book.sheets:
+        budget.sheet()
+        height, width, rows = _grid(plain.cells, *plain.span)
+        out.append(_sheet(name, height, width, rows, list(plain.merged), budget, check_text))
+    return out
+
+
+@dataclass
+class _Plain:
+    """A worksheet as the plain reader read it: what calamine would make of it, before the grid."""
+
+    area: tuple[int, int]  # rows and columns of every cell, blank ones included (the quick look's)
+    cells: list[tuple[int, int, object]]  # (row, column, value) of the cells with a value, in order
+    span: tuple[int, int]  # their first column and the width of the rows from A1
+    merged: tuple  # ((first row, first column), (last row, last column)) of each merged range
+
+
+def _plain_context(zf: _Zip, names: set[str]):
+    """(styles, shared strings) for the plain reader, or None where it cannot vouch for them."""
+    strings = zf.getinfo("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else None
+    if strings is not None and strings.file_size > SMALL_PART:
+        return None  # measured by the exact scan, left to calamine
+    try:
+        _plain_workbook(zf)
+        return _plain_styles(zf, names), _plain_strings(zf, names)
+    except Exception:  # _Unsure, or anything unforeseen: calamine decides, as before
+        return None
+
+
+def _plain_workbook(zf: _Zip) -> None:
+    """Refuse (_Unsure) the 1904 date system, and sheet names whose spacing XML parsers differ on."""
+    if not _remembered(zf, "xl/workbook.xml", _WORKBOOKS, _workbook_plain):
+        raise _Unsure
+
+
+def _workbook_plain(data: bytes) -> bool:
+    start, end = data.find(b"<sheets>"), data.find(b"</sheets>")
+    # expat turns tabs and line ends into spaces in an attribute, calamine keeps them
+    spaced = any(ch in data[start:end] for ch in (b"\t", b"\n", b"\r"))
+    return b"date1904" not in data and start >= 0 and end >= 0 and not spaced
+
+
+def _remembered(zf: _Zip, part: str, cache: dict, read):
+    """`read` of a small part's bytes, remembered by the part's content (as _index does)."""
+    info = zf.getinfo(part)
+    if info.file_size > SMALL_PART:
+        raise _Unsure
+    if info.compress_size > INDEX_KEPT_BYTES:
+        return read(zf.member(info))
+    key = (info.compress_type, info.file_size, info.CRC, zf._raw(info))
+    if key in cache:
+        return cache[key]
+    value = read(zf.member(info))
+    if len(cache) >= INDEXES_KEPT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+_WORKBOOKS: dict[tuple, bool] = {}  # whether a workbook part is plain, by content
+
+
+def _plain_styles(zf: _Zip, names: set[str]) -> tuple | None:
+    """Per cell style: "n" read as a number, "d" as a date, "?" unsure; None: no styles part."""
+    if "xl/styles.xml" not in names:
+        return None
+    kinds = _remembered(zf, "xl/styles.xml", _STYLES, _style_kinds)
+    if kinds is None:
+        raise _Unsure
+    return kinds
+
+
+def _style_kinds(data: bytes) -> tuple | None:
+    """The kind of each cell format (cellXfs) of a styles part; None if it is not plain."""
+    import xml.etree.ElementTree as ET
+
+    if _MAIN_NS not in data or b"<!" in data:
+        return None
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError:
+        return None
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    if root.tag != ns + "styleSheet":
+        return None
+    codes: dict[int, str] = {}
+    for fmt in root.iter(ns + "numFmt"):
+        codes[int(fmt.get("numFmtId", ""))] = fmt.get("formatCode", "")
+    xfs = root.findall(ns + "cellXfs")
+    if len(xfs) != 1:
+        return None
+    kinds = []
+    for xf in xfs[0]:
+        if xf.tag != ns + "xf" or xf.get("applyNumberFormat") in ("0", "false"):
+            return None
+        n = int(xf.get("numFmtId", "0"))
+        if n in codes:
+            code = codes[n]
+            kind = "n" if code in _NUMBER_CODES else "d" if code in _DATE_CODES else "?"
+            kinds.append(kind if n >= 164 else "?")  # a built-in redefined: unsure
+        else:
+            kinds.append("n" if n in _NUMBER_FORMATS else "d" if n in _DATE_FORMATS else "?")
+    return tuple(kinds)
+
+
+def _plain_strings(zf: _Zip, names: set[str]) -> list[str]:
+    """The shared strings, each of one plain text run, none empty."""
+    if "xl/sharedStrings.xml" not in names:
+        return []
+    data = zf.member(zf.getinfo("xl/sharedStrings.xml"))
+    at = _after_declaration(data)
+    head = _SST_HEAD.match(data, at)
+    end = data.rfind(b"</sst>")
+    if not head or _MAIN_NS not in data[at : head.end()] or end < head.end():
+        raise _Unsure
+    parts = _SHARED.split(data[head.end() : end])
+    if any(parts[::3]) or data[end + 6 :].strip():
+        raise _Unsure  # anything but plain strings in the part
+    strings = _decode(parts[2::3])
+    _untrimmed([s for s, keep in zip(strings, parts[1::3], strict=True) if keep is None])
+    return strings
+
+
+def _plain_sheet(data: bytes, styles: tuple | None, strings: list[str]) -> _Plain | None:
+    """A plain worksheet read as calamine reads it; None if the plain reader cannot vouch for it."""
+    try:
+        at = _after_declaration(data)
+        head = data[at : data.find(b">", at)]
+        if not data.startswith(b"<worksheet ", at) or _MAIN_NS not in head:
+            return None
+        start = data.find(b"<sheetData>")
+        if start < 0:
+            start = data.find(b"<sheetData/>")
+            end = start + 12
+            body = b""
+        else:
+            end = data.find(b"</sheetData>", start) + 12
+            body = data[start + 11 : end - 12]
+        if start < 0 or end < 12 or data.find(b"<sheetData", start + 1) >= 0:
+            return None
+        merged = _outside(data[:start] + b"<sheetData/>" + data[end:])
+        parts = _PLAIN_CELL.split(body)
+        if not _ROW_TAGS.fullmatch(b"".join(parts[::8])):
+            return None  # anything but rows and plain cells in the sheet's data
+        texts: list[bytes] = []
+        loose: list[int] = []  # which of them were written without xml:space="preserve"
+        cells, area, span = _cells(parts, styles, strings, texts, loose)
+        if texts:
+            new = _decode(texts)
+            _untrimmed([new[i] for i in loose])
+            decoded = iter(new)
+            cells = [(r, c, next(decoded) if v is _TEXT else v) for r, c, v in cells]
+        return _Plain(area, cells, span, merged)
+    except Exception:  # _Unsure, or anything unforeseen: calamine decides, as before
+        return None
+
+
+def _outside(rest: bytes) -> tuple:
+    """The merged cells of a sheet outside its data, which must be well formed; remembered.
+
+    The same template gives the same bytes outside the data (views, widths, merges,
+    validations) to every file with as many rows: one parse serves them all.
+    """
+    merged = _OUTSIDE.get(rest)
+    if merged is None:
+        _well_formed(rest)
+        if _ANY_CELL.search(rest):
+            raise _Unsure  # a cell outside the data: the quick look's area would count it
+        merged = _plain_merged(rest)
+        if len(rest) <= OUTSIDE_KEPT_BYTES:
+            if len(_OUTSIDE) >= OUTSIDES_KEPT:
+                _OUTSIDE.clear()
+            _OUTSIDE[rest] = merged
+    return merged
+
+
+OUTSIDE_KEPT_BYTES = 1 << 14  # outsides remembered are at most this long (the template's: 1-3 KB)
+OUTSIDES_KEPT = 256  # outsides remembered: at most 4 MB
+_OUTSIDE: dict[bytes, tuple] = {}
+
+
+def _after_declaration(data: bytes) -> int:
+    """Where a part's XML starts after its declaration; refuse (_Unsure) an unusual one."""
+    decl = _XML_DECL.match(data)
+    return decl.end() if decl else 0
+
+
+def _well_formed(data: bytes) -> None:
+    """Refuse (_Unsure) XML expat cannot parse, or with comments, CDATA or a DTD (`<!`)."""
+    if b"<!" in data:
+        raise _Unsure
+    try:
+        expat.ParserCreate().Parse(data, True)
+    except expat.ExpatError as exc:
+        raise _Unsure from exc
+
+
+def _decode(texts: list[bytes]) -> list[str]:
+    """XML texts (none empty) not seen before, decoded (and remembered: _TEXTS)."""
+    out = _parse_texts(texts)
+    if len(_TEXTS) + len(_SPACED) + len(texts) > TEXTS_KEPT:
+        _TEXTS.clear()
+        _SPACED.clear()
+    for t, o in zip(texts, out, strict=True):
+        if len(t) <= TEXT_KEPT_BYTES:
+            (_SPACED if o[0].isspace() or o[-1].isspace() else _TEXTS)[t] = o
+    return out
+
+
+TEXT_KEPT_BYTES = 512  # texts remembered are at most this long (the template's: 360 at most)
+TEXTS_KEPT = 4096  # texts remembered: with their decoded text, a few MB at most
+# Texts decoded before, by their bytes in the XML: a template's recur from file to file (names,
+# codes, units, the instructions), 97 in 100 over the province.
+_TEXTS: dict[bytes, str] = {}
+# Those whose text starts or ends with a space apart: calamine trims them unless the XML says
+# xml:space="preserve" (each dict is whole on its own: a reader in another thread sees a text
+# in one or in neither).
+_SPACED: dict[bytes, str] = {}
+
+
+def _parse_texts(texts: list[bytes]) -> list[str]:
+    """XML texts (none empty) decoded by one expat parse, which refuses what XML forbids.
+
+    One C parse of them all, each in its own tag, costs far less than a Python call a character
+    reference (the template writes Chinese as `&#NNNNN;`). Carriage returns (XML parsers
+    differ on line ends) and `_xHHHH_` escapes (calamine decodes them) are left to calamine.
+    """
+    doc = b"<a><b>" + b"</b><b>".join(texts) + b"</b></a>"
+    if b"\r" in doc or _ESCAPE.search(doc):
+        raise _Unsure
+    found: list[str] = []
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.buffer_size = len(doc)  # one buffer: each text handed over whole
+    parser.CharacterDataHandler = found.append
+    parser.EndElementHandler = len  # any handler: expat hands over the text at each end tag
+    try:
+        parser.Parse(doc, True)
+    except expat.ExpatError as exc:
+        raise _Unsure from exc
+    if len(found) != len(texts):
+        raise _Unsure
+    return found
+
+
+def _untrimmed(texts: list[str]) -> None:
+    """Refuse (_Unsure) texts calamine would trim: written without xml:space="preserve", spaced.
+
+    calamine trims XML's spaces; Python's `isspace` holds them and more (ideographic, no-break).
+    """
+    for text in texts:
+        if text[0].isspace() or text[-1].isspace():
+            raise _Unsure
+
+
+def _plain_merged(rest: bytes) -> tuple:
+    found = _MERGE.findall(rest)
+    if len(found) != len(_ANY_MERGE.findall(rest)):
+        raise _Unsure  # a merged range written otherwise
+    out = []
+    for c0, r0, c1, r1 in found:
+        first = (int(r0) - 1, _column(c0))
+        last = (int(r1) - 1, _column(c1))
+        if first[0] > last[0] or first[1] > last[1] or first[0] < 0:
+            raise _Unsure
+        out.append((first, last))
+    return tuple(out)
+
+
+def _column(letters: bytes) -> int:
+    """A column's index from its letters (0 for A), remembered: a sheet has a few dozen."""
+    col = _COLUMNS.get(letters)
+    if col is None:
+        col = _COLUMNS[letters] = _column_number(letters.decode()) - 1
+    return col
+
+
+_COLUMNS: dict[bytes, int] = {}  # at most 26 + 26² + 26³ keys: the cells' regex allows three
+
+
+def _grid(cells: list[tuple], left: int, width: int) -> tuple[int, int, list[list[object]]]:
+    """(height, width, rows from A1) of the cells with a value: calamine's used area and rows."""
+    if not cells:
+        return 0, 0, []
+    top, bottom = cells[0][0], cells[-1][0]
+    rows: list[list[object]] = [[None] * width for _ in range(bottom + 1)]
+    for row, col, value in cells:
+        rows[row][col] = value
+    return bottom - top + 1, width - left, rows
+
+
+def _cells(parts: list, styles, strings: list[str], texts: list[bytes], loose: list[int]):
+    """([(row, col, value)] of the cells with a value, the area of all, their columns' span).
+
+    `parts`: 8 items a cell (what lies before it, then the regex's groups). Texts not decoded
+    before (_TEXTS) are added to `texts`, their values left as _TEXT; `loose`: which of those
+    were written without xml:space="preserve" (calamine trims them; see _untrimmed).
+    """
+    cells: list[tuple] = []
+    last = right = -1
+    left, width = 16384, 0  # of the cells with a value
+    known, spaced = _TEXTS, _SPACED
+    it = iter(parts)
+    next(it)
+    for letters, digits, style, kind, v, keep, inline, _ in zip(
+        it, it, it, it, it, it, it, it, strict=True
+    ):
+        col = _COLUMNS.get(letters)
+        if col is None:
+            col = _column(letters)
+        row = int(digits) - 1
+        key = row * 16384 + col
+        if key <= last or row < 0:
+            raise _Unsure  # out of order, repeated: calamine's choice is not ours to guess
+        last = key
+        if col > right:
+            right = col
+        if inline is not None:
+            if kind != b"inlineStr" or v is not None:
+                raise _Unsure
+            value = known.get(inline)
+            if value is None:
+                value = spaced.get(inline)
+                if value is None:
+                    if keep is None:
+                        loose.append(len(texts))
+                    texts.append(inline)
+                    value = _TEXT
+                elif keep is None:
+                    raise _Unsure  # calamine trims it
+        elif not v:
+            if v is not None and kind is not None and kind != b"n":
+                raise _Unsure  # an empty text or index: calamine counts the cell in the area
+            continue  # a formatted blank, a formula never calculated, an empty value
+        elif kind is None or kind == b"n":
+            value = _number(v, style, styles)
+        elif kind == b"s":
+            if not v.isdigit():
+                raise _Unsure  # int() reads "-1" and " 1", calamine does not
+            value = strings[int(v)]
+        elif kind == b"str":
+            value = known.get(v) or spaced.get(v)
+            if value is None:
+                texts.append(v)
+                value = _TEXT
+        elif kind == b"b" and v in (b"0", b"1"):
+            value = v == b"1"
+        else:
+            raise _Unsure  # errors, dates written as text, inline kinds with a value, ...
+        if col < left:
+            left = col
+        if col >= width:
+            width = col + 1
+        cells.append((row, col, value))
+    return cells, (last // 16384 + 1, right + 1), (left, width)
+
+
+def _number(v: bytes, style: bytes | None, styles: tuple | None) -> object:
+    """A number cell's value: a float, or a date where its format is one (calamine's reading)."""
+    if not _NUMBER.fullmatch(v):
+        raise _Unsure
+    number = float(v)
+    if style is None and (styles is None or styles[0] == "n"):
+        return number  # no format: a number (unsure where the first format is not one)
+    if styles is None or style is None:
+        raise _Unsure
+    how = styles[int(style)]
+    if how == "n":
+        return number
+    if how == "d" and _FIRST_DATE <= number <= _LAST_DATE and number == int(number):
+        return _EPOCH + datetime.timedelta(days=int(number))
+    raise _Unsure
+
+
+_TEXT = object()  # a value whose text is still to be decoded
+
+
 # --- calamine: the workbook, now known to be within the caps ----------------------------------
 
 
@@ -600,19 +1070,14 @@ def _read_calamine(data: bytes, caps: Caps, largest_part: int | None = None) -> 
             budget.sheet()
             # Absolute positions: row numbers must match what the spreadsheet shows.
             sheet = wb.get_sheet_by_name(name)
-            height, width = sheet.height, sheet.width  # the area from A1 (the scan's bound)
-            budget.check(name, height, width)
-            budget.done(height, width)
             # Empty strings as None, inline: a function call for each of a workbook's hundreds of
             # cells cost more.
             rows = [
                 [None if c == "" else c for c in row]
                 for row in sheet.to_python(skip_empty_area=False)
             ]
-            if check_text:
-                _check_text(rows, name)
-            _fill_merged(rows, getattr(sheet, "merged_cell_ranges", None) or [], caps)
-            sheets.append(Sheet(name[:SHEET_NAME_CHARS], rows))
+            merged = getattr(sheet, "merged_cell_ranges", None) or []
+            sheets.append(_sheet(name, sheet.height, sheet.width, rows, merged, budget, check_text))
     except FileRefused:
         raise
     except PasswordError as exc:
@@ -622,6 +1087,19 @@ def _read_calamine(data: bytes, caps: Caps, largest_part: int | None = None) -> 
     except Exception as exc:  # calamine raises its own error types for every kind of damage
         raise _corrupt() from exc
     return sheets
+
+
+def _sheet(name: str, height: int, width: int, rows, merged, budget: _Budget, check_text: bool):
+    """A sheet read (by calamine or the plain reader), checked against the caps and filled in.
+
+    `height` x `width`: the used area (from its first cell with a value), as calamine counts it.
+    """
+    budget.check(name, height, width)
+    budget.done(height, width)
+    if check_text:
+        _check_text(rows, name)
+    _fill_merged(rows, merged, budget.caps)
+    return Sheet(name[:SHEET_NAME_CHARS], rows)
 
 
 def _check_text(rows: list[list[object]], sheet: str) -> None:
