@@ -322,28 +322,39 @@ def _index(zf: _Zip, part: str, tag: str, attrs: tuple[str, ...]) -> list[dict]:
     """_Collect's finds in one of the workbook's index parts, remembered by the part's bytes.
 
     Every file made from one template carries the same index parts: one parse serves them all.
+    """
+
+    def parse() -> list[dict]:
+        found = _Collect(tag, attrs)
+        _scan_xml(zf, part, found, limit=MAX_XML_PART)
+        return found.found
+
+    return _by_content(zf, part, _INDEXES, parse, tag, attrs)
+
+
+def _by_content(zf: _Zip, part: str, cache: dict, read, *about):
+    """`read()`, remembered in `cache` by the part's content (and `about`, what was read of it).
+
     A part is known by its compressed bytes, method, declared size and CRC, which decide what
-    member() and the parse make of it; its local header is checked in every file (_raw).
+    member() and a parse make of it; its local header is checked in every file (_raw). Large,
+    unusual parts are read every time.
     """
     info = zf.getinfo(part)
-    key = None
     if (
-        info.compress_size <= INDEX_KEPT_BYTES
-        and info.file_size <= QUICK_PART
-        and info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED)
-        and not info.flag_bits & _UNUSUAL
+        info.compress_size > INDEX_KEPT_BYTES
+        or info.file_size > QUICK_PART
+        or info.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED)
+        or info.flag_bits & _UNUSUAL
     ):
-        key = (tag, attrs, info.compress_type, info.file_size, info.CRC, zf._raw(info))
-        hit = _INDEXES.get(key)
-        if hit is not None:
-            return hit
-    found = _Collect(tag, attrs)
-    _scan_xml(zf, part, found, limit=MAX_XML_PART)
-    if key is not None:
-        if len(_INDEXES) >= INDEXES_KEPT:
-            _INDEXES.clear()
-        _INDEXES[key] = found.found
-    return found.found
+        return read()
+    key = (*about, info.compress_type, info.file_size, info.CRC, zf._raw(info))
+    if key in cache:
+        return cache[key]
+    value = read()
+    if len(cache) >= INDEXES_KEPT:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 INDEX_KEPT_BYTES = 1 << 16  # index parts remembered are at most this long, compressed
@@ -716,20 +727,11 @@ def _workbook_plain(data: bytes) -> bool:
 
 
 def _remembered(zf: _Zip, part: str, cache: dict, read):
-    """`read` of a small part's bytes, remembered by the part's content (as _index does)."""
+    """`read` of a small part's bytes, remembered by the part's content (_by_content)."""
     info = zf.getinfo(part)
     if info.file_size > SMALL_PART:
         raise _Unsure
-    if info.compress_size > INDEX_KEPT_BYTES:
-        return read(zf.member(info))
-    key = (info.compress_type, info.file_size, info.CRC, zf._raw(info))
-    if key in cache:
-        return cache[key]
-    value = read(zf.member(info))
-    if len(cache) >= INDEXES_KEPT:
-        cache.clear()
-    cache[key] = value
-    return value
+    return _by_content(zf, part, cache, lambda: read(zf.member(info)))
 
 
 _WORKBOOKS: dict[tuple, bool] = {}  # whether a workbook part is plain, by content
