@@ -169,14 +169,9 @@ _blank_text = lru_cache(maxsize=_CACHE)(is_blank)
 ENTERED_FIELDS = (*NUMERIC_FIELDS, "status", "completion_date")
 
 
-def blank_template_rows(table: Table) -> int:
-    """Rows with a code or period but nothing entered: template rows left blank (for the receipt)."""
-    cells_of, entered = _table_cells(table)
-    return sum(1 for cells, e in zip(cells_of, entered, strict=True) if not e and _template(cells))
-
-
 def _template(cells: tuple) -> bool:
     """A row with a code or a period (cells in COLUMNS' order)."""
+    # With nothing entered: a template row left blank, counted for the receipt (frame_parts).
     return _filled_cell(cells[_CODE]) or _filled_cell(cells[_PERIOD])
 
 
@@ -212,7 +207,7 @@ def frame_records(tables: list[Table], catalogue, *, as_of: date) -> tuple[list[
 
 
 def frame_parts(tables: list[Table], catalogue) -> tuple[list[dict], list[str], int]:
-    """frame_records' records and columns, and the file's blank template rows (blank_template_rows)."""
+    """frame_records' records and columns, and the file's template rows left blank (_template)."""
     lookups = _Lookups(catalogue)
     taken: list[tuple] = []  # (sheet, row number, cells in COLUMNS' order) of the rows entered
     blank = 0
