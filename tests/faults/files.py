@@ -995,6 +995,52 @@ def _reason_of(receipt: dict) -> str:
     return next((t for t in texts if t), "")
 
 
+# One night of the good file alone, run in the fork server itself before its first case: its
+# forks then start with what any night of this plan and day builds first (GX's context, the
+# suites for these values, the good file's shape verdicts, the catalogue), as a second night in
+# one process would. What each case's files are and do is still validated in the case's fork.
+WARM_NIGHT = """
+import os, shutil
+from datetime import date
+from kpi.catalogue import get_catalogue
+from kpi.config import settings
+from kpi.ingest import prepare
+from kpi.ingest.inbox import ingest_inbox
+saved = dict(os.environ)
+os.environ.update({"KPI_HOME": HOME, "KPI_PLAN": PLAN, "KPI_LOCK_WAIT_SECONDS": "0"})
+for k in ("KPI_CATALOGUE_DIR", "KPI_INBOX", "KPI_WAREHOUSE", "KPI_SNAPSHOT", "KPI_FAILPOINT"):
+    os.environ.pop(k, None)
+settings.cache_clear()
+try:
+    [receipt] = ingest_inbox(settings(), get_catalogue(PLAN), as_of=date.fromisoformat(AS_OF))
+    assert receipt["status"] == "accepted", receipt
+finally:
+    prepare._stop_idle()  # its parsing worker is not the forks' to use
+    import threading
+    from tqdm._monitor import TMonitor
+    for t in threading.enumerate():  # GX's progress bars' monitor: a fork starts its own
+        if isinstance(t, TMonitor):
+            t.exit()
+            t.tqdm_cls.monitor = None
+    os.environ.clear()
+    os.environ.update(saved)
+    settings.cache_clear()
+    shutil.rmtree(HOME, ignore_errors=True)
+"""
+
+
+def warm_up(forks: ForkServer) -> None:
+    """Run WARM_NIGHT in the fork server, once per server."""
+    if "hostile-files" in forks.warmed:
+        return
+    home = Path(tempfile.mkdtemp(prefix="kpi-fault-warm-"))
+    (home / "inbox").mkdir()
+    write_csv(home / "inbox" / GOOD_NAME, [GOOD])
+    values = {"HOME": str(home), "PLAN": PLAN, "AS_OF": AS_OF}
+    code = "".join(f"{k} = {v!r}\n" for k, v in values.items()) + WARM_NIGHT
+    forks.warm("hostile-files", code)
+
+
 def run_case(case: Case, workdir: Path | None = None, forks: ForkServer | None = None) -> Result:
     """Write the case's files and a good one into a fresh inbox; ingest; check and measure."""
     own = workdir is None
@@ -1022,6 +1068,8 @@ def run_case(case: Case, workdir: Path | None = None, forks: ForkServer | None =
         if "KPI_FAILPOINT" not in case.env:
             env.pop("KPI_FAILPOINT", None)
         cmd = [sys.executable, "-m", "kpi.cli", "ingest", "--inbox", "--json", "--as-of", AS_OF]
+        if forks is not None:
+            warm_up(forks)
         done, seconds, peak = run_measured(cmd, env, timeout=max(case.seconds, 60) * 2, forks=forks)
         problems: list[str] = []
         try:

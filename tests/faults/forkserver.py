@@ -10,6 +10,7 @@ Given the suite's migrated warehouse, a command's new warehouse starts as a copy
 `make faults` (the table) still runs each case cold. `ForkServer.popen` forks a command (or a
 `python -c` program) whose stdout and stderr are read as it writes them, for the tests that
 wait for a line and then kill it (tests/flows/orchestration_helpers.child, the delivery kills).
+`ForkServer.warm` runs code in the server itself (the hostile files' first night: faults/files.py).
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ signal.signal(signal.SIGCHLD, reap)
 print("ready", flush=True)
 for line in sys.stdin:
     req = json.loads(line)
+    if "warm" in req:  # run here, not forked: the caches it fills are every later fork's
+        import contextlib, threading
+        with contextlib.redirect_stdout(sys.stderr):
+            exec(compile(req["warm"], "<warm>", "exec"), {"__name__": "__warm__"})
+        alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        print(json.dumps(alive), flush=True)  # a fork copies no thread: none may be left
+        continue
     # Opened before the fork: when the pid is printed the command's output has its writer, so
     # a reader of a FIFO (Forked.stream) never sees an end of file before the command starts.
     outputs = [os.open(req[k], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) for k in ("stdout", "stderr")]
@@ -242,6 +250,7 @@ class ForkServer:
             self.close()
             raise RuntimeError(f"the fork server did not start: {ready!r}")
         self._n = 0
+        self.warmed: set[str] = set()
 
     def start(self, cmd: list[str], env: dict, out: Path, err: Path) -> Forked:
         """Fork `cmd` (it must be `python -m kpi.cli ...`) with this environment and output."""
@@ -267,6 +276,18 @@ class ForkServer:
             {} if code is None else {"code": code}
         )
         return Streamed(self._request(req, out, err, status), status, *ends, folder)
+
+    def warm(self, name: str, code: str) -> None:
+        """Run `code` in the server itself, once per `name`: what it caches (imports, a first
+        night's validation suites) every later fork starts with. It must leave no thread."""
+        if name in self.warmed:
+            return
+        self.proc.stdin.write(json.dumps({"warm": code}) + "\n")
+        self.proc.stdin.flush()
+        alive = json.loads(self.proc.stdout.readline())
+        if alive:
+            raise RuntimeError(f"the fork server's warm-up left threads running: {alive}")
+        self.warmed.add(name)
 
     def _request(self, req: dict, out: Path, err: Path, status: Path) -> int:
         req = {**req, "stdout": str(out), "stderr": str(err), "status": str(status)}
