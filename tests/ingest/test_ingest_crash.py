@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import duckdb
 import pytest
 from ingest_helpers import AS_OF, dump, good_rows, r, write_csv, write_xlsx
 
-from kpi.config import ROOT
 from kpi.ingest.failpoints import POINTS
 
 ROWS = 12_000  # loading them takes long enough for the kill to land inside the transaction
@@ -59,7 +57,7 @@ def _counts(cfg) -> tuple[int, int, int, int]:
 
 
 @pytest.mark.slow
-def test_killing_ingestion_mid_file_leaves_no_partial_rows(cfg, tiny_catalogue, tmp_path):
+def test_killing_ingestion_mid_file_leaves_no_partial_rows(cfg, tiny_catalogue, tmp_path, forks):
     # Six valid rows and thousands with unknown codes: every row lands in raw.submission_rows,
     # the bad ones in staged.rejections too, all in the one transaction of the file.
     rows = [
@@ -73,14 +71,9 @@ def test_killing_ingestion_mid_file_leaves_no_partial_rows(cfg, tiny_catalogue, 
         tiny_catalogue.plan.code,
         KPI_MAX_ROWS=str(ROWS + 10),  # above the default cap: the load must take a while
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, "ingest", str(path), "--as-of", AS_OF.isoformat()],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    # A process of its own, forked from the warm interpreter (its imports already done), its
+    # stderr read as it writes: killed from outside at a logged line, as a cold one would be.
+    proc = forks.popen(["ingest", str(path), "--as-of", AS_OF.isoformat()], env, code=RUNNER)
     seen = []
     try:
         for line in proc.stderr:
