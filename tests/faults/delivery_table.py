@@ -638,6 +638,9 @@ def case_smtp_auth() -> Case:
 
 def _cli(h: Harness, now: datetime, forks: ForkServer | None) -> subprocess.Popen | Streamed:
     """`kpi deliver --json` in a process of its own: cold, or forked from the warm `forks`."""
+    if forks is not None:
+        # apprise and its plugins (~0.3 CPU-s of each fork's imports), imported once in the server
+        forks.warm("kpi deliver", "import kpi.alerts.delivery")
     env = {**os.environ, **h.env}
     env.update(
         KPI_HOME=str(h.cfg.home),
