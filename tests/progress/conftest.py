@@ -37,7 +37,10 @@ class Warehouse:
 
     @contextlib.contextmanager
     def batch(self):
-        """Keep one connection open for many writes (fast fixtures)."""
+        """Keep one connection open for many writes (fast fixtures); within a batch, the same."""
+        if self._con is not None:
+            yield self
+            return
         with connect(self.cfg) as con:
             self._con = con
             try:
@@ -78,7 +81,12 @@ class Warehouse:
             )
         return sid
 
-    def obs(
+    def obs(self, code: str, period: str, value: float | None = None, **facts) -> str:
+        """Store a figure for (target, period) as ingestion does: a later one revises it."""
+        with self.batch():  # the submission and its row through one connection
+            return self._obs(code, period, value, **facts)
+
+    def _obs(
         self,
         code: str,
         period: str,
@@ -92,7 +100,6 @@ class Warehouse:
         completion_date: date | None = None,
         received: datetime | None = None,
     ) -> str:
-        """Store a figure for (target, period) as ingestion does: a later one revises it."""
         t = self.catalogue.target(code)
         year, month = (int(x) for x in period.split("-"))
         received = received or datetime(year + (month == 12), month % 12 + 1, 5, 9, 0)
@@ -149,8 +156,10 @@ class Warehouse:
     def reject(self, code: str, period: str, reason_zh: str = "数值超出合理范围") -> None:
         """Quarantine a row for (target, period), as ingestion does with a critical failure."""
         t = self.catalogue.target(code)
-        sid = self.submission(t.department, f"{t.department}-{period}-bad.xlsx", status="partial")
-        with self._connect() as con:
+        with self.batch(), self._connect() as con:  # the submission and its row: one connection
+            sid = self.submission(
+                t.department, f"{t.department}-{period}-bad.xlsx", status="partial"
+            )
             con.execute(
                 "insert into staged.rejections (submission_id, plan_code, file_name, sheet,"
                 " row_number, column_name, value_raw, reason_zh, expectation, severity,"
