@@ -134,12 +134,17 @@ TINY_TARGETS = [
 ]
 
 
+# libyaml's dumper writes the same text as PyYAML's pure-Python one, in a quarter of the time.
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def write_catalogue(folder: Path, targets: list[dict], plan_code: str = "tiny-2023") -> Path:
     """Write a small catalogue (plan, register, report) into a folder; return its path."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.txt").write_text(TINY_REPORT, encoding="utf-8")
     (folder / "departments.yaml").write_text(
-        yaml.safe_dump({"departments": TINY_DEPARTMENTS}, allow_unicode=True), encoding="utf-8"
+        yaml.dump({"departments": TINY_DEPARTMENTS}, Dumper=DUMPER, allow_unicode=True),
+        encoding="utf-8",
     )
     doc = {
         "plan": {
@@ -155,7 +160,9 @@ def write_catalogue(folder: Path, targets: list[dict], plan_code: str = "tiny-20
         "targets": targets,
     }
     path = folder / f"{plan_code}.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(
+        yaml.dump(doc, Dumper=DUMPER, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     return path
 
 

@@ -15,7 +15,7 @@ def area_catalogue(tiny_catalogue: Catalogue, tmp_path: Path) -> Catalogue:
     """tiny_catalogue with one more target measured in 万平方米 (征收拆迁 100 万平方米)."""
     folder = tmp_path / "catalogue"
     path = folder / f"{tiny_catalogue.plan.code}.yaml"
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     area = dict(doc["targets"][1])  # investment_total: a cumulative target led by 发改委
     area.update(
         code="demolition_area",
@@ -26,7 +26,10 @@ def area_catalogue(tiny_catalogue: Catalogue, tmp_path: Path) -> Catalogue:
         source="征收拆迁 100 万平方米",
     )
     doc["targets"].append(area)
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(
+        yaml.dump(doc, Dumper=yaml.CSafeDumper, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
     report = folder / "report.txt"
     report.write_text(report.read_text(encoding="utf-8") + "征收拆迁 100 万平方米。\n", "utf-8")
     return load_catalogue(path)

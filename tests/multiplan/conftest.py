@@ -12,10 +12,15 @@ from kpi.catalogue import Catalogue, load_catalogue
 
 def clone(source: Catalogue, folder: Path, code: str, district_zh: str) -> Catalogue:
     """The catalogue of another district (or year): the same targets under a new plan code."""
-    doc = yaml.safe_load((folder / f"{source.plan.code}.yaml").read_text(encoding="utf-8"))
+    doc = yaml.load(
+        (folder / f"{source.plan.code}.yaml").read_text(encoding="utf-8"), Loader=yaml.CSafeLoader
+    )
     doc["plan"].update(code=code, district_zh=district_zh, name_zh=f"{district_zh}2023年目标任务")
     path = folder / f"{code}.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    path.write_text(
+        yaml.dump(doc, Dumper=yaml.CSafeDumper, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
     return load_catalogue(path)
 
 
