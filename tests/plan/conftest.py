@@ -22,9 +22,15 @@ def catalogue_dir(tmp_path: Path) -> Path:
     return d
 
 
-@pytest.fixture
-def exported(hongqi, tmp_path: Path) -> Path:
-    """hongqi-2023 exported as its 分解表."""
+@pytest.fixture(scope="session")
+def _exported_once(hongqi, tmp_path_factory) -> Path:
+    """hongqi-2023's 分解表, exported once per test process (the export's bytes never vary)."""
     from kpi.plan import export_plan
 
-    return export_plan(hongqi, tmp_path / "分解表.xlsx")
+    return export_plan(hongqi, tmp_path_factory.mktemp("exported") / "分解表.xlsx")
+
+
+@pytest.fixture
+def exported(_exported_once: Path, tmp_path: Path) -> Path:
+    """hongqi-2023 exported as its 分解表: the test's own copy, free to edit."""
+    return Path(shutil.copyfile(_exported_once, tmp_path / "分解表.xlsx"))
