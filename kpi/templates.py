@@ -7,6 +7,7 @@ import io
 import re
 import unicodedata
 import zipfile
+from copy import copy
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -14,8 +15,10 @@ from pathlib import Path
 import click
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.writer.excel import ExcelWriter
 
 from kpi.catalogue import KIND_ZH, Catalogue, Department, Target
 from kpi.contract import COLUMNS, KIND_FIELDS, KIND_HELP_ZH, STATUS_VOCAB, reporting_months
@@ -209,6 +212,26 @@ def instructions_zh(cat: Catalogue, dept: Department, period: Period) -> list[st
     return lines
 
 
+def _style_data_cell(cell, fill: PatternFill | None, is_date: bool, styled: dict) -> None:
+    """Border, fill and date format of a data cell, as one style array per kind of cell.
+
+    Setting a style looks it up in the workbook's list by its hash, which openpyxl computes
+    field by field each time (most of a template's build). The first cell of each kind is styled
+    so; the others get a copy of its array (what openpyxl's own sheet copier does): the same
+    indices, the same bytes.
+    """
+    key = (tuple(cell._style or ()), id(fill), is_date)
+    if key in styled:
+        cell._style = copy(styled[key])
+        return
+    cell.border = _BORDER
+    if fill is not None:
+        cell.fill = fill
+    if is_date:
+        cell.number_format = "yyyy-mm-dd"
+    styled[key] = copy(cell._style)
+
+
 def build_workbook(cat: Catalogue, dept: Department, period: Period) -> Workbook:
     """The template workbook: sheet 填报表 (title, header, pre-filled rows) and 填报说明."""
     targets = due_targets(cat, dept.code, period)
@@ -229,6 +252,7 @@ def build_workbook(cat: Catalogue, dept: Department, period: Period) -> Workbook
         cell.fill = _FILL_HEADER
         cell.border = _BORDER
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    styled: dict[tuple, StyleArray] = {}
     for i, (t, row) in enumerate(zip(targets, rows, strict=True)):
         r = FIRST_DATA_ROW + i
         inputs = set(KIND_FIELDS[t.kind])
@@ -238,13 +262,10 @@ def build_workbook(cat: Catalogue, dept: Department, period: Period) -> Workbook
             inputs.add("reference_value")
         for j, field in enumerate(FIELDS, start=1):
             cell = _put(ws, r, j, row[field]) if row[field] else ws.cell(r, j)
-            cell.border = _BORDER
-            if field in PREFILLED:
-                cell.fill = _FILL_PREFILLED
-            elif field in inputs:
-                cell.fill = _FILL_INPUT
-            if field == "completion_date":
-                cell.number_format = "yyyy-mm-dd"
+            fill = (
+                _FILL_PREFILLED if field in PREFILLED else _FILL_INPUT if field in inputs else None
+            )
+            _style_data_cell(cell, fill, field == "completion_date", styled)
     last = FIRST_DATA_ROW + len(rows) - 1
     status_col = get_column_letter(FIELDS.index("status") + 1)
     dv = DataValidation(
@@ -291,7 +312,7 @@ def build_workbook(cat: Catalogue, dept: Department, period: Period) -> Workbook
             d.isoformat(),
         )
         for j, v in enumerate(cells, start=1):
-            _put(help_ws, r0 + i, j, v).border = _BORDER
+            _style_data_cell(_put(help_ws, r0 + i, j, v), None, False, styled)
     for j, w in enumerate((code_w, name_w, 10, 16, 12, 12), start=1):
         help_ws.column_dimensions[get_column_letter(j)].width = w
     help_ws.column_dimensions["A"].width = max(code_w, 24)
@@ -303,8 +324,12 @@ def workbook_bytes(wb: Workbook, timestamp: datetime) -> bytes:
     wb.properties.creator = "kpi-pipeline"
     wb.properties.lastModifiedBy = "kpi-pipeline"
     wb.properties.created = timestamp
+    wb.properties.modified = timestamp  # both replaced by `stamp` below
     raw = io.BytesIO()
-    wb.save(raw)  # stamps `modified` with the wall clock and zip entries with local time
+    # What wb.save does, without compressing: every entry is compressed once, below. Its zip
+    # entries carry local time, replaced below too.
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        ExcelWriter(wb, archive).save()
     stamp = timestamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     out = io.BytesIO()
     with (
