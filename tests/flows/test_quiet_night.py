@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -28,16 +27,11 @@ NOW = datetime(2023, 7, 16, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture(scope="module")
-def first_night(tmp_path_factory) -> tuple[Settings, Path]:
+def first_night(tmp_path_factory, write_tiny_catalogue) -> tuple[Settings, Path]:
     """A tiny-plan world after one night that ingested a good file, kept for copies (`after_one`)."""
     base = tmp_path_factory.mktemp("quiet-night")
     world = base / "world"  # every copy lives here: the settings (and the report's inputs) are one
-    spec = importlib.util.spec_from_file_location(
-        "kpi_tests_shared_conftest", Path(__file__).resolve().parent.parent / "conftest.py"
-    )
-    shared = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(shared)
-    shared.write_catalogue(world / "catalogue", shared.TINY_TARGETS)
+    write_tiny_catalogue(world / "catalogue")
     cfg = load_settings(env={}).with_home(world / "home")
     cfg = replace(cfg, catalogue_dir=world / "catalogue", plan="tiny-2023")
     write_submission(cfg.inbox, "a_good.csv", GOOD_ROWS)
