@@ -88,17 +88,14 @@ def test_the_main_job_on_a_clone_without_var_keeps_its_runs_and_artifacts(tmp_pa
     kpi_home = tmp_path / "clone" / "var"  # nothing of it exists
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "KPI_"))}
     env |= {"KPI_HOME": str(kpi_home), "DO_NOT_TRACK": "1"}
-    # The first night that has files (two): what this test is about is the Prefect home and the
-    # temporary servers, not the night's work (a realistic night is test_run_commands' main job,
-    # 17 files): each further file cost both runs ~0.25 CPU-s of validation and loading.
-    demo = ["demo", "--as-of", "2023-02-01", "--home", str(tmp_path / "elsewhere" / "demo")]
+    demo = ["demo", "--as-of", "2023-02-06", "--home", str(tmp_path / "elsewhere" / "demo")]
     prefect_home = kpi_home / "prefect"
     db = prefect_home / "prefect.db"
 
     first = subprocess.run([KPI, *demo], cwd=ROOT, env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Failed to create the Prefect home" not in first.stderr
-    assert "示例数据：2 个文件于 2023-02-01 前到达" in first.stdout
+    assert "示例数据：17 个文件于 2023-02-06 前到达" in first.stdout
     assert runs(db) == [("deliver", "COMPLETED"), ("nightly", "COMPLETED")]
     stamped = json.loads((prefect_home / ephemeral.STAMP).read_text())
     assert stamped["prefect"] == version("prefect") and stamped["revision"]

@@ -44,14 +44,12 @@ def test_deployments_keep_their_district_time_schedules_and_a_templated_pull_ste
 
 def test_the_nightly_deployment_runs_on_the_process_worker_and_leaves_its_artifacts(served):
     cfg = load_settings(env={"KPI_HOME": str(served.kpi_home)})
-    # The first night with files (two): the subject is the deployment on the worker, in its own
-    # flow-run process; a night of many files is test_run_commands' main job (the same flow).
-    staged = stage_demo(cfg, date(2023, 2, 1))
-    assert staged, "no demo file arrived by 2023-02-01"
+    staged = stage_demo(cfg, date(2023, 2, 28))
+    assert staged, "no demo file arrived by 2023-02-28"
     with temporary_settings({PREFECT_API_URL: served.api_url}):
         run = run_deployment(
             "nightly/nightly",
-            parameters={"as_of": "2023-02-01", "now": "2023-02-02T02:00:00+08:00"},
+            parameters={"as_of": "2023-02-28", "now": "2023-03-01T02:00:00+08:00"},
             timeout=180,
             poll_interval=1,
         )
