@@ -192,6 +192,12 @@ def module_tiny_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue
 
 
 @pytest.fixture(scope="session")
+def write_tiny_catalogue():
+    """`write_catalogue` of the tiny targets into a folder given, for module fixtures elsewhere."""
+    return lambda folder: write_catalogue(folder, TINY_TARGETS)
+
+
+@pytest.fixture(scope="session")
 def hongqi() -> Catalogue:
     """The real catalogue of the bundled plan."""
     return load_catalogue(ROOT / "catalogue" / "hongqi-2023.yaml")

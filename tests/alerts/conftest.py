@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,38 +19,69 @@ from alerts_support import (
     progress_row,
 )
 
+from kpi.alerts import raise_alerts
 from kpi.catalogue import Catalogue, load_catalogue
-from kpi.config import Settings
+from kpi.config import Settings, load_settings
 from kpi.warehouse import connect
+
+
+def put_rows(
+    cfg: Settings, catalogue: Catalogue, as_of: date, statuses: dict | None = None, **per_target
+) -> None:
+    """Write mart.progress for one as-of date: every target 正常 unless given another status."""
+    statuses = statuses or {}
+    rows = [
+        progress_row(
+            t,
+            catalogue.plan.code,
+            as_of,
+            statuses.get(t.code, "正常"),
+            **per_target.get(t.code, {}),
+        )
+        for t in catalogue.targets
+    ]
+    cols = ", ".join(PROGRESS_COLUMNS)
+    marks = ", ".join(["(" + ", ".join("?" for _ in PROGRESS_COLUMNS) + ")"] * len(rows))
+    with connect(cfg) as con:
+        con.execute(
+            "delete from mart.progress where plan_code = ? and as_of = ?",
+            [catalogue.plan.code, as_of],
+        )
+        # One statement for all rows: a statement per row cost most of this fixture's time.
+        if rows:
+            con.execute(
+                f"insert into mart.progress ({cols}) values {marks}",
+                [row[c] for row in rows for c in PROGRESS_COLUMNS],
+            )
 
 
 @pytest.fixture
 def put_progress(cfg: Settings):
-    """Write mart.progress for one as-of date: every target 正常 unless given another status."""
+    """`put_rows` on this test's warehouse."""
+    return partial(put_rows, cfg)
 
-    def put(catalogue: Catalogue, as_of: date, statuses: dict | None = None, **per_target):
-        statuses = statuses or {}
-        with connect(cfg) as con:
-            con.execute(
-                "delete from mart.progress where plan_code = ? and as_of = ?",
-                [catalogue.plan.code, as_of],
-            )
-            for t in catalogue.targets:
-                row = progress_row(
-                    t,
-                    catalogue.plan.code,
-                    as_of,
-                    statuses.get(t.code, "正常"),
-                    **per_target.get(t.code, {}),
-                )
-                cols = ", ".join(PROGRESS_COLUMNS)
-                marks = ", ".join("?" for _ in PROGRESS_COLUMNS)
-                con.execute(
-                    f"insert into mart.progress ({cols}) values ({marks})",
-                    [row[c] for c in PROGRESS_COLUMNS],
-                )
 
-    return put
+RAISED_ON = date(2023, 7, 15)
+RAISED_STATUSES = {"investment_total": "严重滞后", "urban_jobs": "预警"}
+
+
+@pytest.fixture(scope="module")
+def raised_kept(tmp_path_factory) -> tuple[Settings, Path]:
+    """The tiny plan's alerts raised on RAISED_ON (two targets behind), made once per module.
+
+    For a module whose tests share one home (`cfg` emptied for each, `raised` restoring this):
+    the messages name paths under the home (the report's link), so a copy kept elsewhere and
+    put back at the same place is what raising them there again would leave.
+    """
+    base = tmp_path_factory.mktemp("alerts")
+    cfg = load_settings(env={}).with_home(base / "home")
+    # beside the home, where `tiny_catalogue` puts it for `cfg`
+    tiny = load_catalogue(SHARED.write_catalogue(base / "catalogue", SHARED.TINY_TARGETS))
+    put_rows(cfg, tiny, RAISED_ON, RAISED_STATUSES)
+    raise_alerts(cfg, tiny, RAISED_ON, datetime(2023, 7, 15, 10, tzinfo=cfg.tz))
+    shutil.copytree(cfg.home, base / "kept", symlinks=True)  # copy2: sizes and mtimes kept
+    shutil.rmtree(cfg.home)
+    return cfg, base / "kept"
 
 
 @pytest.fixture

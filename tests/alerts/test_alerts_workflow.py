@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,17 +19,24 @@ from kpi.alerts import (
     close,
     feedback,
     overview,
-    raise_alerts,
 )
 from kpi.warehouse import LockedError, connect, pipeline_lock
 
-AS_OF = date(2023, 7, 15)
+AS_OF = date(2023, 7, 15)  # the day `raised_kept` raised its alerts
 
 
 @pytest.fixture
-def raised(cfg, tiny_catalogue, put_progress):
-    put_progress(tiny_catalogue, AS_OF, {"investment_total": "严重滞后", "urban_jobs": "预警"})
-    raise_alerts(cfg, tiny_catalogue, AS_OF, datetime(2023, 7, 15, 10, tzinfo=cfg.tz))
+def cfg(raised_kept):
+    """One home for this module's tests (tests/alerts/conftest.py `raised_kept`), emptied for each."""
+    cfg, _ = raised_kept
+    shutil.rmtree(cfg.home, ignore_errors=True)
+    return cfg
+
+
+@pytest.fixture
+def raised(cfg, raised_kept):
+    """Two alerts raised on AS_OF (investment_total 严重滞后, urban_jobs 预警): the kept copy."""
+    shutil.copytree(raised_kept[1], cfg.home, symlinks=True)
     return cfg
 
 

@@ -42,13 +42,10 @@ def test_kpi_desk_answers_and_a_department_token_gets_its_receipt(seeded, tmp_pa
     assert made.returncode == 0, made.stderr
     token = json.loads(made.stdout)
     assert token["scope"] == "dept:rsj" and token["link"].endswith(token["token"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kpi.cli", "desk", "--port", "0"],
-        env=_env(seeded),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # A process of its own, forked warm like the token command: its cold start (imports) is
+    # serve.sh's, whose desk `served` starts cold and test_serve_stop stops with a Ctrl-C; here
+    # it would add ~3 CPU-s of importing Great Expectations, pandas and DuckDB again.
+    proc = forks.popen(["desk", "--port", "0"], _env(seeded))
     try:
         line = proc.stderr.readline()
         url = re.search(r"(http://127\.0\.0\.1:\d+)/", line).group(1)

@@ -7,19 +7,51 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pytest
 from orchestration_helpers import GOOD_ROWS, LAGGING_ROWS, write_submission
 
 from kpi import warehouse
+from kpi.config import Settings, load_settings
 from kpi.ingest import ingest_files
 from kpi.pipeline import load_plan, replay, run_nightly
 from kpi.warehouse import connect, migrate
 
 AS_OF = date(2023, 7, 15)
 NOW = datetime(2023, 7, 16, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(scope="module")
+def first_night(tmp_path_factory, write_tiny_catalogue) -> tuple[Settings, Path]:
+    """A tiny-plan world after one night that ingested a good file, kept for copies (`after_one`)."""
+    base = tmp_path_factory.mktemp("quiet-night")
+    world = base / "world"  # every copy lives here: the settings (and the report's inputs) are one
+    write_tiny_catalogue(world / "catalogue")
+    cfg = load_settings(env={}).with_home(world / "home")
+    cfg = replace(cfg, catalogue_dir=world / "catalogue", plan="tiny-2023")
+    write_submission(cfg.inbox, "a_good.csv", GOOD_ROWS)
+    run_nightly(cfg, "tiny-2023", AS_OF, NOW)
+    shutil.copytree(world, base / "after-one", symlinks=True)  # copy2: sizes and mtimes kept
+    return cfg, base / "after-one"
+
+
+@pytest.fixture
+def after_one(first_night) -> Settings:
+    """`tiny_cfg` as its first night (a good file) left it: a fresh copy of `first_night`'s world.
+
+    The copy keeps every path, size and mtime, so the next night sees exactly what a night run
+    in this test would have left (the warehouse's signature, the report's and snapshot's stamps).
+    """
+    cfg, kept = first_night
+    world = cfg.home.parent
+    shutil.rmtree(world)
+    shutil.copytree(kept, world, symlinks=True)
+    return cfg
 
 
 def _mtimes(cfg) -> dict[str, int]:
@@ -60,9 +92,7 @@ def test_a_quiet_night_keeps_report_and_snapshot_and_a_new_file_rewrites_them(ti
 
 
 def _rewritten_after(cfg, between) -> bool:
-    """A night, `between(cfg)`, the same night again: were report and snapshot both rewritten?"""
-    write_submission(cfg.inbox, "a_good.csv", GOOD_ROWS)
-    run_nightly(cfg, "tiny-2023", AS_OF, NOW)
+    """After a night (`after_one`), `between(cfg)`, the same night again: both rewritten?"""
     before = _mtimes(cfg)
     between(cfg)
     run_nightly(cfg, "tiny-2023", AS_OF, NOW)
@@ -70,10 +100,10 @@ def _rewritten_after(cfg, between) -> bool:
     return after["html"] > before["html"] and after["snapshot"] > before["snapshot"]
 
 
-def test_a_run_in_between_makes_the_next_quiet_night_write_again(tiny_cfg):
+def test_a_run_in_between_makes_the_next_quiet_night_write_again(after_one):
     # Another date judged in between: the report of AS_OF was not written by the last run.
     assert _rewritten_after(
-        tiny_cfg, lambda cfg: run_nightly(cfg, "tiny-2023", AS_OF.replace(day=16), NOW)
+        after_one, lambda cfg: run_nightly(cfg, "tiny-2023", AS_OF.replace(day=16), NOW)
     )
 
 
@@ -83,24 +113,22 @@ def _touch_warehouse(cfg) -> None:
     con.close()
 
 
-def test_a_write_outside_runs_makes_the_quiet_night_publish_again(tiny_cfg):
+def test_a_write_outside_runs_makes_the_quiet_night_publish_again(after_one):
     # Not known to be harmless to the report: both are written again.
-    assert _rewritten_after(tiny_cfg, _touch_warehouse)
+    assert _rewritten_after(after_one, _touch_warehouse)
 
 
-def test_a_file_ingested_outside_runs_appears_in_the_next_report(tiny_cfg, tmp_path):
-    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
-    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+def test_a_file_ingested_outside_runs_appears_in_the_next_report(after_one, tmp_path):
     # `kpi ingest` of a refused file: no run, no change to progress, but the report lists it.
     bad = tmp_path / "refused_by_hand.csv"
     bad.write_text("not,a,template\n1,2,3\n", encoding="utf-8")
     noon = datetime(2023, 7, 15, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
     os.utime(bad, (noon, noon))
-    cat = load_plan(tiny_cfg, "tiny-2023")
-    [receipt] = ingest_files(tiny_cfg, cat, [str(bad)], as_of=AS_OF)
+    cat = load_plan(after_one, "tiny-2023")
+    [receipt] = ingest_files(after_one, cat, [str(bad)], as_of=AS_OF)
     assert receipt["status"] == "rejected"
-    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
-    html = next(tiny_cfg.reports.glob(f"tiny-2023_{AS_OF.isoformat()}_progress.html"))
+    run_nightly(after_one, "tiny-2023", AS_OF, NOW)
+    html = next(after_one.reports.glob(f"tiny-2023_{AS_OF.isoformat()}_progress.html"))
     assert "refused_by_hand.csv" in html.read_text(encoding="utf-8")
 
 
@@ -130,20 +158,18 @@ NOT_ON_A_QUIET_NIGHT = (
 )
 
 
-def test_a_quiet_night_in_a_new_process_imports_no_ingest_report_or_delivery_code(tiny_cfg):
-    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
-    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
-    before = _mtimes(tiny_cfg)
-    env = {"KPI_CATALOGUE_DIR": str(tiny_cfg.catalogue_dir), "KPI_PLAN": "tiny-2023"}
+def test_a_quiet_night_in_a_new_process_imports_no_ingest_report_or_delivery_code(after_one):
+    before = _mtimes(after_one)
+    env = {"KPI_CATALOGUE_DIR": str(after_one.catalogue_dir), "KPI_PLAN": "tiny-2023"}
     out = subprocess.run(
-        [sys.executable, "-c", _QUIET_RUN, json.dumps(env), str(tiny_cfg.home)]
+        [sys.executable, "-c", _QUIET_RUN, json.dumps(env), str(after_one.home)]
         + [AS_OF.isoformat(), NOW.isoformat()],
         capture_output=True,
         text=True,
     )
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen["files"] == 0 and _mtimes(tiny_cfg) == before  # it was quiet
+    assert seen["files"] == 0 and _mtimes(after_one) == before  # it was quiet
     loaded = [
         m
         for m in seen["modules"]
@@ -174,29 +200,25 @@ def _counting_loads(monkeypatch, warehouse) -> list[int]:
     return loads
 
 
-def test_a_night_with_an_empty_inbox_loads_the_warehouse_once(tiny_cfg, monkeypatch):
-    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
-    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
-    loads = _counting_loads(monkeypatch, tiny_cfg.warehouse)
-    quiet = run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+def test_a_night_with_an_empty_inbox_loads_the_warehouse_once(after_one, monkeypatch):
+    loads = _counting_loads(monkeypatch, after_one.warehouse)
+    quiet = run_nightly(after_one, "tiny-2023", AS_OF, NOW)
     assert quiet["files_seen"] == 0
     # The start, progress, alerts and the run's end in one database (each loaded it, ~20 ms).
     assert len(loads) == 1
     # Released at the end: the last close checkpointed, no write-ahead log is left behind.
-    wal = tiny_cfg.warehouse.with_name(tiny_cfg.warehouse.name + ".wal")
+    wal = after_one.warehouse.with_name(after_one.warehouse.name + ".wal")
     assert not wal.exists() or wal.stat().st_size == 0
 
 
-def test_a_busy_night_still_ingests_judges_reports_and_publishes(tiny_cfg):
-    write_submission(tiny_cfg.inbox, "a_good.csv", GOOD_ROWS)
-    run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
-    before = _mtimes(tiny_cfg)
-    write_submission(tiny_cfg.inbox, "b_lagging.csv", LAGGING_ROWS)
-    busy = run_nightly(tiny_cfg, "tiny-2023", AS_OF, NOW)
+def test_a_busy_night_still_ingests_judges_reports_and_publishes(after_one):
+    before = _mtimes(after_one)
+    write_submission(after_one.inbox, "b_lagging.csv", LAGGING_ROWS)
+    busy = run_nightly(after_one, "tiny-2023", AS_OF, NOW)
     assert busy["files_seen"] == 1 and busy["files_accepted"] == 1
-    after = _mtimes(tiny_cfg)
+    after = _mtimes(after_one)
     assert after["html"] > before["html"] and after["snapshot"] > before["snapshot"]
-    con = duckdb.connect(str(tiny_cfg.snapshot), read_only=True)
+    con = duckdb.connect(str(after_one.snapshot), read_only=True)
     try:
         runs = con.execute("select status from meta.runs order by started_at").fetchall()
     finally:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import pytest
 from browser import DESKTOP, PHONE, artifacts, visit
 
-from kpi.reports import write_reports
-
 pytestmark = pytest.mark.slow
 
 MIN_TEXT_PX = 11
@@ -22,13 +20,16 @@ BEHIND = ("finance_hall_open", "unemployment_rate", "urban_jobs", "gdp_growth")
 
 @pytest.fixture
 def browser(chromium):
-    """The module's Chromium (tests/conftest.py); each visit opens a context of its own."""
-    return chromium
+    """The module's Chromium (tests/conftest.py); each visit's context is closed after the test."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 @pytest.fixture
-def pages(seeded, tmp_path):
-    return write_reports(seeded.cfg, seeded.catalogue, seeded.as_of, tmp_path / "out")
+def pages(written):
+    """The module's report pages, written once (tests/reports/conftest.py): visits only read them."""
+    return written[1]
 
 
 def _shoot(seen, folder, name: str, capsys) -> None:
@@ -105,7 +106,8 @@ def test_every_chart_is_drawn_and_nothing_runs_or_loads_from_elsewhere(browser, 
     assert seen.dialogs == []  # the hostile file name and note never ran
 
 
-def test_the_catalogue_order_is_one_click_away(browser, pages, seeded):
+def test_the_catalogue_order_is_one_click_away(browser, pages, written):
+    seeded = written[0]
     seen = visit(browser, pages["html"], PHONE)
     order = "() => Array.from(document.querySelectorAll('#detail-table tr.figure-row')).map(r => r.dataset.code)"
     worst = seen.page.evaluate(order)
