@@ -85,6 +85,22 @@ def raised_kept(tmp_path_factory) -> tuple[Settings, Path]:
 
 
 @pytest.fixture
+def kept_home(raised_kept) -> Settings:
+    """`raised_kept`'s home, emptied: the one home of a module whose `cfg` it is."""
+    cfg, _ = raised_kept
+    shutil.rmtree(cfg.home, ignore_errors=True)
+    return cfg
+
+
+@pytest.fixture
+def raised(kept_home: Settings, raised_kept) -> Settings:
+    """Two alerts raised on RAISED_ON (investment_total 严重滞后, urban_jobs 预警): the kept copy,
+    put back at the same home (for modules whose `cfg` is `kept_home`)."""
+    shutil.copytree(raised_kept[1], kept_home.home, symlinks=True)
+    return kept_home
+
+
+@pytest.fixture
 def read_outbox(cfg: Settings):
     """Every outbox row, oldest first."""
 

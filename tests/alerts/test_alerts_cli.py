@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, datetime
 
 import click
@@ -40,18 +39,9 @@ def kpi(cfg, monkeypatch):
 
 
 @pytest.fixture
-def cfg(raised_kept):
-    """One home for this module's tests (tests/alerts/conftest.py `raised_kept`), emptied for each."""
-    cfg, _ = raised_kept
-    shutil.rmtree(cfg.home, ignore_errors=True)
-    return cfg
-
-
-@pytest.fixture
-def raised(cfg, raised_kept):
-    """Two alerts raised on AS_OF (investment_total 严重滞后, urban_jobs 预警): the kept copy."""
-    shutil.copytree(raised_kept[1], cfg.home, symlinks=True)
-    return cfg
+def cfg(kept_home):
+    """One home for this module's tests, emptied for each (tests/alerts/conftest.py)."""
+    return kept_home
 
 
 def test_alerts_json_shows_open_alerts_with_each_delivery_state(kpi, raised):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,18 +25,9 @@ AS_OF = date(2023, 7, 15)  # the day `raised_kept` raised its alerts
 
 
 @pytest.fixture
-def cfg(raised_kept):
-    """One home for this module's tests (tests/alerts/conftest.py `raised_kept`), emptied for each."""
-    cfg, _ = raised_kept
-    shutil.rmtree(cfg.home, ignore_errors=True)
-    return cfg
-
-
-@pytest.fixture
-def raised(cfg, raised_kept):
-    """Two alerts raised on AS_OF (investment_total 严重滞后, urban_jobs 预警): the kept copy."""
-    shutil.copytree(raised_kept[1], cfg.home, symlinks=True)
-    return cfg
+def cfg(kept_home):
+    """One home for this module's tests, emptied for each (tests/alerts/conftest.py)."""
+    return kept_home
 
 
 def now(cfg, day=16, hh=9):
