@@ -66,7 +66,7 @@ RAISED_STATUSES = {"investment_total": "严重滞后", "urban_jobs": "预警"}
 
 
 @pytest.fixture(scope="module")
-def raised_kept(tmp_path_factory) -> tuple[Settings, Path]:
+def raised_kept(tmp_path_factory, write_tiny_catalogue) -> tuple[Settings, Path]:
     """The tiny plan's alerts raised on RAISED_ON (two targets behind), made once per module.
 
     For a module whose tests share one home (`cfg` emptied for each, `raised` restoring this):
@@ -76,7 +76,7 @@ def raised_kept(tmp_path_factory) -> tuple[Settings, Path]:
     base = tmp_path_factory.mktemp("alerts")
     cfg = load_settings(env={}).with_home(base / "home")
     # beside the home, where `tiny_catalogue` puts it for `cfg`
-    tiny = load_catalogue(SHARED.write_catalogue(base / "catalogue", SHARED.TINY_TARGETS))
+    tiny = load_catalogue(write_tiny_catalogue(base / "catalogue"))
     put_rows(cfg, tiny, RAISED_ON, RAISED_STATUSES)
     raise_alerts(cfg, tiny, RAISED_ON, datetime(2023, 7, 15, 10, tzinfo=cfg.tz))
     shutil.copytree(cfg.home, base / "kept", symlinks=True)  # copy2: sizes and mtimes kept
@@ -94,8 +94,7 @@ def kept_home(raised_kept) -> Settings:
 
 @pytest.fixture
 def raised(kept_home: Settings, raised_kept) -> Settings:
-    """Two alerts raised on RAISED_ON (investment_total 严重滞后, urban_jobs 预警): the kept copy,
-    put back at the same home (for modules whose `cfg` is `kept_home`)."""
+    """`raised_kept`'s alerts (RAISED_STATUSES on RAISED_ON) put back in `kept_home`."""
     shutil.copytree(raised_kept[1], kept_home.home, symlinks=True)
     return kept_home
 
